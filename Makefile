@@ -1,0 +1,51 @@
+# spendlens: `make demo` builds everything on generated data; `make test` runs every check.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+SHARED ?= ../shared/datasets
+export DBT_PROFILES_DIR := $(CURDIR)
+
+.PHONY: install demo test lint dbt-test-generated dbt-test-cdnow dbt-test-superstore pytest docs clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/spendlens generate --lines 200000 --out data/raw
+	$(BIN)/spendlens build --data data/raw
+	$(BIN)/spendlens export --format parquet --out exports
+	$(BIN)/spendlens report --out reports/spendlens_report.html
+	@echo "demo done: target/spendlens.duckdb, exports/, reports/spendlens_report.html"
+
+lint: install
+	$(BIN)/ruff check spendlens tests scripts
+	$(BIN)/sqlfluff lint models macros tests/dbt analyses
+
+# dbt build (models + data tests + unit tests) on each data set, each in its own DuckDB file.
+dbt-test-generated: install
+	$(BIN)/spendlens generate --lines 50000 --out target/ci/generated/raw
+	SPENDLENS_DB=target/ci/generated/spendlens.duckdb $(BIN)/spendlens build --data target/ci/generated/raw
+
+dbt-test-cdnow: install
+	$(BIN)/spendlens import cdnow $(SHARED)/cdnow/CDNOW_master.txt --out target/ci/cdnow/raw
+	SPENDLENS_DB=target/ci/cdnow/spendlens.duckdb $(BIN)/spendlens build --data target/ci/cdnow/raw
+
+dbt-test-superstore: install
+	$(BIN)/spendlens import superstore $(SHARED)/superstore/superstore.csv --out target/ci/superstore/raw
+	SPENDLENS_DB=target/ci/superstore/spendlens.duckdb $(BIN)/spendlens build --data target/ci/superstore/raw
+
+pytest: install
+	$(BIN)/pytest -q
+
+test: lint dbt-test-generated dbt-test-cdnow dbt-test-superstore pytest
+
+docs: install
+	$(BIN)/dbt docs generate
+
+clean:
+	rm -rf target logs exports reports data

@@ -1,0 +1,74 @@
+{{ config(materialized='table') }}
+{#- The compact aggregate every spend mart reads: usable lines up to the as-of date summed per
+    customer x item x day, at three item levels (product, bundle, category). Day is the finest
+    period a window needs (rolling windows end on the as-of date); months roll up from here. -#}
+with
+
+order_lines as (
+    select * from {{ ref('int_order_lines_validated') }}
+    where dq_reason is null
+),
+
+analysis_dates as (
+    select * from {{ ref('int_analysis_dates') }}
+),
+
+bundles as (
+    select distinct
+        bundle_id,
+        product_id
+    from {{ ref('stg_shop__product_bundles') }}
+    where bundle_id is not null and product_id is not null
+),
+
+usable_lines as (
+    select order_lines.*
+    from order_lines
+    inner join analysis_dates
+        on order_lines.ordered_date <= analysis_dates.as_of_date
+),
+
+line_items as (
+    select
+        usable_lines.*,
+        'product' as item_level,
+        usable_lines.product_id as item_id
+    from usable_lines
+    union all
+    select
+        usable_lines.*,
+        'category' as item_level,
+        usable_lines.category as item_id
+    from usable_lines
+    union all
+    select
+        usable_lines.*,
+        'bundle' as item_level,
+        bundles.bundle_id as item_id
+    from usable_lines
+    inner join bundles
+        on usable_lines.product_id = bundles.product_id
+),
+
+aggregated as (
+    select
+        line_items.customer_id,
+        line_items.item_level,
+        line_items.item_id,
+        line_items.ordered_date as order_date,
+        sum(line_items.spend_amount) as spend_amount,
+        sum(line_items.cost_amount) as cost_amount,
+        sum(case when line_items.cost_amount is null then line_items.spend_amount else 0 end)
+            as uncosted_spend_amount,
+        sum(line_items.quantity) as quantity,
+        count(*) as line_count,
+        count(distinct line_items.order_id) as order_count
+    from line_items
+    group by
+        line_items.customer_id,
+        line_items.item_level,
+        line_items.item_id,
+        line_items.ordered_date
+)
+
+select * from aggregated

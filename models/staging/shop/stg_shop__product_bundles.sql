@@ -1,0 +1,20 @@
+{#- Bundle membership (optional file: no rows when it is absent). -#}
+with
+
+source as (
+    {{ read_raw_file(
+        'product_bundles',
+        required_columns=['bundle_id', 'bundle_name', 'product_id'],
+        required_file=false,
+    ) }}
+),
+
+renamed as (
+    select
+        nullif(trim(cast(source.bundle_id as varchar)), '') as bundle_id,
+        cast(source.bundle_name as varchar) as bundle_name,
+        nullif(trim(cast(source.product_id as varchar)), '') as product_id
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,20 @@
+{#- Monthly targets (optional file: no rows when it is absent). -#}
+with
+
+source as (
+    {{ read_raw_file(
+        'sales_targets',
+        required_columns=['customer_id', 'month', 'target_amount'],
+        required_file=false,
+    ) }}
+),
+
+renamed as (
+    select
+        nullif(trim(cast(source.customer_id as varchar)), '') as customer_id,
+        {{ parse_date('source.month') }} as target_month,
+        try_cast(source.target_amount as double) as target_amount
+    from source
+)
+
+select * from renamed

@@ -1,0 +1,5 @@
+import sys
+
+from spendlens.cli import main
+
+sys.exit(main())

@@ -1,0 +1,136 @@
+"""The `spendlens` command: parses arguments and hands each subcommand to its module."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from spendlens.errors import SpendlensError
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="write a deterministic synthetic input data set")
+    p.add_argument("--lines", type=int, default=200_000, help="order lines (default 200000)")
+    p.add_argument("--customers", type=int, default=None, help="customers (default lines/100)")
+    p.add_argument("--products", type=int, default=None, help="products (default lines/200)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.add_argument("--years", type=int, default=3, help="years of history (default 3)")
+    p.add_argument("--end-date", default="2026-06-30", help="last order date (default 2026-06-30)")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--no-bad-rows", action="store_true", help="leave out the bad rows")
+    p.add_argument("--out", type=Path, default=Path("data/raw"), help="folder (default data/raw)")
+
+
+def _add_import(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("import", help="convert a public data set to the input format")
+    p.add_argument("dataset", choices=["cdnow", "superstore"])
+    p.add_argument("file", type=Path, help="CDNOW_master.txt or superstore.csv")
+    p.add_argument("--out", type=Path, default=Path("data/raw"), help="folder (default data/raw)")
+
+
+def _add_build(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("build", help="run dbt build on the input files")
+    p.add_argument("--data", type=Path, default=None, help="input folder (default data/raw)")
+    p.add_argument("--as-of", default=None, help="analysis date YYYY-MM-DD (default: latest order)")
+    p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    p.add_argument("--vars", default=None, help="extra dbt vars as YAML, e.g. '{rfm_bins: 4}'")
+    p.add_argument("--select", default=None, help="dbt selection (default: everything)")
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="write every mart to Parquet or CSV files")
+    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.add_argument("--out", type=Path, default=Path("exports"), help="folder (default exports)")
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write the self-contained HTML report")
+    p.add_argument("--out", type=Path, default=Path("reports/spendlens_report.html"))
+
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="benchmark the build against the one-scan floor")
+    p.add_argument("--lines", type=int, default=10_000_000)
+    p.add_argument("--customers", type=int, default=100_000)
+    p.add_argument("--products", type=int, default=10_000)
+    p.add_argument("--workdir", type=Path, default=Path("target/bench"))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="spendlens", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    for add in (_add_generate, _add_import, _add_build, _add_export, _add_report, _add_bench):
+        add(sub)
+    return p
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "generate":
+        from spendlens.generate import generate
+
+        generate(
+            out=args.out,
+            lines=args.lines,
+            customers=args.customers,
+            products=args.products,
+            seed=args.seed,
+            years=args.years,
+            end_date=args.end_date,
+            fmt=args.format,
+            bad_rows=not args.no_bad_rows,
+        )
+        return 0
+    if args.command == "import":
+        from spendlens import importers
+
+        convert = importers.import_cdnow if args.dataset == "cdnow" else importers.import_superstore
+        convert(args.file, args.out)
+        return 0
+    if args.command == "build":
+        from spendlens.dbt_runner import build
+
+        return build(
+            data=args.data,
+            as_of=args.as_of,
+            full_refresh=args.full_refresh,
+            extra_vars=args.vars,
+            select=args.select,
+        )
+    if args.command == "export":
+        from spendlens.export import export
+
+        export(fmt=args.format, out=args.out)
+        return 0
+    if args.command == "report":
+        from spendlens.report import write_report
+
+        write_report(args.out)
+        return 0
+    if args.command == "bench":
+        from spendlens.bench import run_bench
+
+        return run_bench(
+            lines=args.lines,
+            customers=args.customers,
+            products=args.products,
+            workdir=args.workdir,
+        )
+    raise AssertionError(args.command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except SpendlensError as exc:
+        print(f"spendlens {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"spendlens {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+{#- Fails for each combination of the columns that occurs more than once (the grain test). -#}
+{% test unique_combination(model, combination_of_columns) %}
+select
+    {{ combination_of_columns | join(', ') }},
+    count(*) as occurrences
+from {{ model }}
+group by {{ combination_of_columns | join(', ') }}
+having count(*) > 1
+{% endtest %}
