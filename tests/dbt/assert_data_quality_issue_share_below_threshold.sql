@@ -16,4 +16,4 @@ shares as (
 
 select *
 from shares
-where shares.issue_pct > {{ var('data_quality_max_issue_pct', 5) }}
+where issue_pct > {{ var('data_quality_max_issue_pct', 5) }}

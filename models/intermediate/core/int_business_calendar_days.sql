@@ -10,48 +10,49 @@ spine as (
 ),
 
 {% if calendar.type == 'standard' %}
-years as (
-    select
-        spine.calendar_date,
-        case
-            when spine.calendar_date >= make_date(year(spine.calendar_date), {{ calendar.month }}, {{ calendar.day }})
-                then make_date(year(spine.calendar_date), {{ calendar.month }}, {{ calendar.day }})
-            else make_date(year(spine.calendar_date) - 1, {{ calendar.month }}, {{ calendar.day }})
-        end as business_year_start
-    from spine
-),
+    years as (
+        select
+            spine.calendar_date,
+            case
+                when spine.calendar_date
+                    >= make_date(year(spine.calendar_date), {{ calendar.month }}, {{ calendar.day }})
+                    then make_date(year(spine.calendar_date), {{ calendar.month }}, {{ calendar.day }})
+                else make_date(year(spine.calendar_date) - 1, {{ calendar.month }}, {{ calendar.day }})
+            end as business_year_start
+        from spine
+    ),
 
-months as (
-    select
-        years.calendar_date,
-        years.business_year_start,
-        cast(
-            (year(years.calendar_date) - year(years.business_year_start)) * 12
-            + month(years.calendar_date) - month(years.business_year_start)
-            - case when day(years.calendar_date) < {{ calendar.day }} then 1 else 0 end
-            as integer
-        ) as month_index
-    from years
-),
+    months as (
+        select
+            years.calendar_date,
+            years.business_year_start,
+            cast(
+                (year(years.calendar_date) - year(years.business_year_start)) * 12
+                + month(years.calendar_date) - month(years.business_year_start)
+                - case when day(years.calendar_date) < {{ calendar.day }} then 1 else 0 end
+                as integer
+            ) as month_index
+        from years
+    ),
 
-final as (
-    select
-        months.calendar_date,
-        cast(date_trunc('week', months.calendar_date) as date) as business_week_start,
-        cast(date_trunc('week', months.calendar_date) as date) + 6 as business_week_end,
-        months.month_index + 1 as business_month_number,
-        cast(months.business_year_start + to_months(months.month_index) as date) as business_month_start,
-        cast(months.business_year_start + to_months(months.month_index + 1) as date) - 1 as business_month_end,
-        months.month_index // 3 + 1 as business_quarter_number,
-        cast(months.business_year_start + to_months((months.month_index // 3) * 3) as date)
-            as business_quarter_start,
-        cast(months.business_year_start + to_months((months.month_index // 3) * 3 + 3) as date) - 1
-            as business_quarter_end,
-        year(months.business_year_start) as business_year,
-        months.business_year_start,
-        cast(months.business_year_start + interval 1 year as date) - 1 as business_year_end
-    from months
-)
+    final as (
+        select
+            months.calendar_date,
+            cast(date_trunc('week', months.calendar_date) as date) as business_week_start,
+            cast(date_trunc('week', months.calendar_date) as date) + 6 as business_week_end,
+            months.month_index + 1 as business_month_number,
+            cast(months.business_year_start + to_months(months.month_index) as date) as business_month_start,
+            cast(months.business_year_start + to_months(months.month_index + 1) as date) - 1 as business_month_end,
+            months.month_index // 3 + 1 as business_quarter_number,
+            cast(months.business_year_start + to_months((months.month_index // 3) * 3) as date)
+                as business_quarter_start,
+            cast(months.business_year_start + to_months((months.month_index // 3) * 3 + 3) as date) - 1
+                as business_quarter_end,
+            year(months.business_year_start) as business_year,
+            months.business_year_start,
+            cast(months.business_year_start + interval 1 year as date) - 1 as business_year_end
+        from months
+    )
 {% else %}
 {%- set w = calendar.weeks %}
 years as (

@@ -59,7 +59,7 @@ with_rates as (
     cross join reporting_currency
     asof left join fx_rates
         on ranked.currency = fx_rates.currency
-        and ranked.ordered_date >= fx_rates.rate_date
+            and ranked.ordered_date >= fx_rates.rate_date
 ),
 
 judged as (
