@@ -204,9 +204,10 @@ def file_in_use(path: Path) -> bool:
         os.close(fd)
 
 
-def _take_over_plain_folder(published: Path, versions: Path) -> None:
-    """Moves a plain folder left by an older spendlens into the versions folder, so that
-    `published` can become a symlink. Refuses folders holding anything but export files."""
+def _check_plain_folder(published: Path) -> None:
+    """Refuses to take over a plain folder holding anything but export files."""
+    if not published.is_dir() or published.is_symlink():
+        return
     foreign = [
         p.name for p in published.iterdir()
         if not p.is_file() or not p.name.endswith(_EXPORT_FILE_SUFFIXES)
@@ -216,6 +217,12 @@ def _take_over_plain_folder(published: Path, versions: Path) -> None:
             f"{published} is a folder with other files in it ({', '.join(sorted(foreign)[:5])}): "
             "spendlens only replaces folders it wrote; move those files or pass another --out"
         )
+
+
+def _take_over_plain_folder(published: Path, versions: Path) -> None:
+    """Moves a plain folder left by an older spendlens into the versions folder, so that
+    `published` can become a symlink (old readers keep their open files)."""
+    _check_plain_folder(published)
     os.rename(published, versions / f"00000000T000000000000-{os.getpid()}-legacy")
 
 
@@ -236,6 +243,7 @@ def publish_folder(
     if keep is None:
         keep = max(int(os.environ.get("SPENDLENS_EXPORTS_KEEP", "2")), 1)
     published = published.absolute()
+    _check_plain_folder(published)
     versions = versions_dir(published)
     versions.mkdir(parents=True, exist_ok=True)
     version_id = new_id()
