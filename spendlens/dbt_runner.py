@@ -212,7 +212,9 @@ def build(
         progress.step(f"dbt build into {build_db}")
         args = ["build", "--store-failures", "--vars", json.dumps(values)]
         if progress.enabled:
-            args += ["--log-level", "none"]  # our display replaces dbt's lines; its log file stays
+            # our display replaces dbt's console lines; its log file (logs/dbt.log) stays
+            log_file_level = os.environ.get("DBT_LOG_LEVEL_FILE", "debug")
+            args += ["--log-level", "none", "--log-level-file", log_file_level]
         if full_refresh:
             args.append("--full-refresh")
         if select:
