@@ -111,6 +111,18 @@ def _release_duckdb() -> None:
     gc.collect()
 
 
+def _short(message: str | None) -> str:
+    """The informative part of a dbt node message: drop its 'X Error in model m (path)' header
+    and the '> in macro ...' trace, keep the first two remaining lines."""
+    kept = [
+        line.strip() for line in (message or "").strip().splitlines()
+        if line.strip() and not line.strip().startswith(">")
+    ]
+    if len(kept) > 1 and " Error in " in kept[0]:
+        kept = kept[1:]
+    return " ".join(kept[:2])
+
+
 def _failure_lines(result: Any) -> list[str]:
     lines: list[str] = []
     node_results = getattr(result.result, "results", None) or []
@@ -121,8 +133,7 @@ def _failure_lines(result: Any) -> list[str]:
         node = node_result.node
         kinds = {"test": "data test", "unit_test": "unit test"}
         kind = kinds.get(node.resource_type, node.resource_type)
-        message = (node_result.message or "").strip().splitlines()
-        lines.append(f"  {status}: {kind} {node.name}: {message[0] if message else ''}")
+        lines.append(f"  {status}: {kind} {node.name}: {_short(node_result.message)}")
         if node.resource_type == "test" and status == "fail":
             table = f"{node.schema}.{node.alias}"
             lines.append(f"    failing rows: select * from {table}")
@@ -133,7 +144,10 @@ def _failure_lines(result: Any) -> list[str]:
 
 
 def _failure_message(result: Any, build_db: Path, layout: Layout) -> str:
-    published = f"{layout.exports_dir} and {layout.published_db}"
+    if layout.published_db.exists():
+        kept = f" ({layout.exports_dir} and {layout.published_db} still hold the last good build)"
+    else:
+        kept = ""
     inspect = (
         f"The failed build is kept for inspection: {build_db}\n"
         f"  (open it with: duckdb -readonly {build_db})\n"
@@ -144,14 +158,13 @@ def _failure_message(result: Any, build_db: Path, layout: Layout) -> str:
         exc = result.exception
         text = str(exc).strip() if exc is not None else "dbt reported a failure (see its log)"
         return (
-            f"dbt could not run; nothing was published ({published} still hold the last good "
-            f"build).\n  {text}\n{inspect}\n"
+            f"dbt could not run; nothing was published{kept}.\n  {text}\n{inspect}\n"
             "Fix the file, column or setting named above and run `spendlens build` again."
         )
     return (
-        f"the build failed; nothing was published ({published} still hold the last good "
-        "build). Failed:\n" + "\n".join(failed) + "\n" + inspect + "\n"
-        "Fix the input or the setting named above and run `spendlens build` again."
+        f"the build failed; nothing was published{kept}. Failed:\n"
+        + "\n".join(failed)
+        + f"\n{inspect}\nFix the input or the setting named above and run `spendlens build` again."
     )
 
 
