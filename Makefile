@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SHARED ?= ../shared/datasets
 export DBT_PROFILES_DIR := $(CURDIR)
 
-.PHONY: install demo test lint dbt-test-generated dbt-test-cdnow dbt-test-superstore pytest docs clean
+.PHONY: lifetimes-env install demo test lint dbt-test-generated dbt-test-cdnow dbt-test-superstore pytest docs clean
 
 install: $(VENV)/.installed
 
@@ -39,7 +39,11 @@ dbt-test-superstore: install
 	$(BIN)/spendlens import superstore $(SHARED)/superstore/superstore.csv --out target/ci/superstore/raw
 	SPENDLENS_DB=target/ci/superstore/spendlens.duckdb $(BIN)/spendlens build --data target/ci/superstore/raw
 
-pytest: install
+# lifetimes (test-only, old numpy/pandas) lives in its own venv for the CLV cross-check.
+lifetimes-env:
+	bash scripts/lifetimes_env.sh
+
+pytest: install lifetimes-env
 	$(BIN)/pytest -q
 
 test: lint dbt-test-generated dbt-test-cdnow dbt-test-superstore pytest
@@ -48,4 +52,4 @@ docs: install
 	$(BIN)/dbt docs generate
 
 clean:
-	rm -rf target logs exports reports data
+	rm -rf target logs exports exports.versions reports data .venv-lifetimes

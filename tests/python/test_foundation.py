@@ -83,7 +83,8 @@ def test_generated_bad_rows_each_reported_with_reason(connect, projects: BuiltPr
     lines = _raw_lines(projects.raw("generated"))
     validated = con.execute("select count(*), count(dq_reason) from intermediate.int_order_lines_validated").fetchone()
     assert validated[0] == len(lines)
-    issues = con.execute("select count(*) from marts.data_quality_issues where source_file = 'order_lines'").fetchone()[0]
+    issues = con.execute(
+        "select count(*) from marts.data_quality_issues where source_file = 'order_lines'").fetchone()[0]
     assert issues == validated[1]
 
 
@@ -130,7 +131,8 @@ def test_generated_aggregate_equals_pandas_on_clean_lines(connect, projects: Bui
     totals = _aggregate_totals(con)
     assert totals.loc["product", "lines"] == len(clean)
     assert totals.loc["product", "spend"] == pytest.approx(total, rel=1e-9)
-    monthly = con.execute("select sum(spend_amount) from intermediate.int_order_lines_aggregated_to_months").fetchone()[0]
+    monthly = con.execute(
+        "select sum(spend_amount) from intermediate.int_order_lines_aggregated_to_months").fetchone()[0]
     assert monthly == pytest.approx(total, rel=1e-9)
 
 
@@ -200,4 +202,5 @@ def test_tiny_fixture_hand_computed(connect) -> None:
         "O7": "date in the future", "O8": "unparseable date", "O9": "unparseable number",
         "O10": "missing key", "O11": "negative price", "O12": "currency without a rate",
     }
-    assert con.execute("select as_of_date from intermediate.int_analysis_dates").fetchone()[0].isoformat() == "2024-03-15"
+    as_of = con.execute("select as_of_date from intermediate.int_analysis_dates").fetchone()[0]
+    assert as_of.isoformat() == "2024-03-15"
