@@ -28,7 +28,8 @@ customer_items as (
         int_order_lines_aggregated_to_days.item_id
 ),
 
-{# One pass over the days that fall in a window or its prior span. #}
+{# One pass over the days that fall in a window or its prior span. Sums of money and quantity
+   are rounded to 6 decimals so that float noise never turns a zero into a tiny non-zero. #}
 window_days as (
     select
         int_order_lines_aggregated_to_days.*,
@@ -53,13 +54,13 @@ window_spend as (
         window_days.item_level,
         window_days.item_id,
         window_days.window_name,
-        sum(case when window_days.is_in_window then window_days.spend_amount else 0 end) as total_spend,
-        sum(case when window_days.is_in_window then window_days.cost_amount end) as cost_amount,
-        sum(case when window_days.is_in_window then window_days.uncosted_spend_amount else 0 end)
+        round(sum(case when window_days.is_in_window then window_days.spend_amount else 0 end), 6) as total_spend,
+        round(sum(case when window_days.is_in_window then window_days.cost_amount end), 6) as cost_amount,
+        round(sum(case when window_days.is_in_window then window_days.uncosted_spend_amount else 0 end), 6)
             as uncosted_spend,
-        sum(case when window_days.is_in_window then window_days.quantity else 0 end) as quantity,
+        round(sum(case when window_days.is_in_window then window_days.quantity else 0 end), 6) as quantity,
         sum(case when window_days.is_in_window then window_days.order_count else 0 end) as order_count,
-        sum(case when window_days.is_in_prior then window_days.spend_amount else 0 end) as prior_total_spend
+        round(sum(case when window_days.is_in_prior then window_days.spend_amount else 0 end), 6) as prior_total_spend
     from window_days
     group by
         window_days.customer_id,
@@ -106,7 +107,7 @@ customer_totals as (
     select
         profiled.customer_id,
         profiled.window_name,
-        sum(profiled.total_spend) as customer_spend
+        round(sum(profiled.total_spend), 6) as customer_spend
     from profiled
     where profiled.item_level = 'product'
     group by
@@ -120,7 +121,7 @@ segment_items as (
         profiled.item_level,
         profiled.item_id,
         profiled.window_name,
-        sum(profiled.total_spend) as segment_item_spend
+        round(sum(profiled.total_spend), 6) as segment_item_spend
     from profiled
     where profiled.segment is not null
     group by
@@ -134,7 +135,7 @@ segment_totals as (
     select
         customer_totals.window_name,
         int_customers_summarised.segment,
-        sum(customer_totals.customer_spend) as segment_spend
+        round(sum(customer_totals.customer_spend), 6) as segment_spend
     from customer_totals
     inner join int_customers_summarised
         on customer_totals.customer_id = int_customers_summarised.customer_id
