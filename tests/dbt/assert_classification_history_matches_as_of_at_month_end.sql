@@ -1,0 +1,60 @@
+{#- When the as-of date is a business month-end, customer_classification_history at that
+    month-end must hold exactly the rows of customer_classifications. Returns rows present on
+    one side only (no rows when as-of is mid-month and the history has no such month-end). -#}
+with
+
+current_rows as (
+    select
+        customer_id,
+        segment,
+        classification_type,
+        metric_value,
+        band_order,
+        band_label,
+        band_color,
+        is_eligible,
+        as_of_date as evaluation_date
+    from {{ ref('customer_classifications') }}
+    where as_of_date in (select month_end_date from {{ ref('customer_classification_history') }})
+),
+
+history_rows as (
+    select
+        customer_id,
+        segment,
+        classification_type,
+        metric_value,
+        band_order,
+        band_label,
+        band_color,
+        is_eligible,
+        month_end_date as evaluation_date
+    from {{ ref('customer_classification_history') }}
+    where month_end_date in (select as_of_date from {{ ref('customer_classifications') }})
+),
+
+only_current as (
+    select * from current_rows
+    except
+    select * from history_rows
+),
+
+only_history as (
+    select * from history_rows
+    except
+    select * from current_rows
+),
+
+final as (
+    select
+        'only in customer_classifications' as side,
+        only_current.*
+    from only_current
+    union all
+    select
+        'only in customer_classification_history' as side,
+        only_history.*
+    from only_history
+)
+
+select * from final
