@@ -115,8 +115,8 @@ final as (
         cast(cumulated.actual_amount as double) as actual_amount,
         cast(cumulated.cumulative_target as double) as cumulative_target,
         cast(cumulated.cumulative_actual as double) as cumulative_actual,
-        100.0 * {{ safe_divide('cumulated.cumulative_actual', 'cumulated.cumulative_target') }} as attainment_pct,
-        100.0 * {{ safe_divide('cumulated.actual_amount', 'cumulated.target_amount') }} as month_attainment_pct
+        {{ safe_divide('100.0 * cumulated.cumulative_actual', 'cumulated.cumulative_target') }} as attainment_pct,
+        {{ safe_divide('100.0 * cumulated.actual_amount', 'cumulated.target_amount') }} as month_attainment_pct
     from cumulated
 )
 
