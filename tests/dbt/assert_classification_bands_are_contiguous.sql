@@ -21,7 +21,7 @@ ordered as (
         row_number() over (
             partition by classification_bands.classification_type, classification_bands.segment
             order by classification_bands.band_order asc nulls last, classification_bands.label asc nulls last
-        ) as position,
+        ) as band_position,
         count(*) over (
             partition by classification_bands.classification_type, classification_bands.segment
         ) as band_count,
@@ -47,22 +47,23 @@ problems as (
         ordered.band_order,
         case
             when ordered.classification_type not in (
-                {%- for classification_type in classification_types() %}
-                    {{ sql_string(classification_type) }}{{ "," if not loop.last }}
-                {%- endfor %}
-            )
+                    {%- for classification_type in classification_types() %}
+                        {{ sql_string(classification_type) }}{{ "," if not loop.last }}
+                    {%- endfor %}
+                )
                 then 'unknown classification_type'
-            when ordered.band_order is distinct from ordered.position
+            when ordered.band_order is null or ordered.band_order != ordered.band_position
                 then 'band_order must run 1, 2, 3, ... without gaps or repeats (overlapping or missing band)'
-            when ordered.upper_bound is null and ordered.position < ordered.band_count
-                then 'only the last band may have an empty upper_bound (no upper limit); this one hides the bands above it'
-            when ordered.previous_upper_bound is null and ordered.position > 1
+            when ordered.upper_bound is null and ordered.band_position < ordered.band_count
+                then 'only the last band may have an empty upper_bound: this one hides the bands above it'
+            when ordered.previous_upper_bound is null and ordered.band_position > 1
                 then 'band after an open-ended band'
             when ordered.upper_bound <= ordered.previous_upper_bound
                 then 'upper_bound must be higher than the band below (bands overlap)'
-            when ordered.position = ordered.band_count and ordered.upper_bound is not null
+            when ordered.band_position = ordered.band_count and ordered.upper_bound is not null
                 then 'the last band needs an empty upper_bound, else values above it have no band (gap)'
-            when ordered.min_spend_values > 1 or (ordered.min_spend_values = 1 and ordered.min_spend_rows < ordered.band_count)
+            when ordered.min_spend_values > 1
+                or (ordered.min_spend_values = 1 and ordered.min_spend_rows < ordered.band_count)
                 then 'min_spend must be the same on every band of the set'
             when ordered.min_orders_values > 1
                 or (ordered.min_orders_values = 1 and ordered.min_orders_rows < ordered.band_count)
@@ -72,4 +73,4 @@ problems as (
 )
 
 select * from problems
-where problems.problem is not null
+where problem is not null

@@ -15,7 +15,9 @@ current_rows as (
         is_eligible,
         as_of_date as evaluation_date
     from {{ ref('customer_classifications') }}
-    where as_of_date in (select month_end_date from {{ ref('customer_classification_history') }})
+    where as_of_date in (
+            select history.month_end_date from {{ ref('customer_classification_history') }} as history
+        )
 ),
 
 history_rows as (
@@ -30,7 +32,9 @@ history_rows as (
         is_eligible,
         month_end_date as evaluation_date
     from {{ ref('customer_classification_history') }}
-    where month_end_date in (select as_of_date from {{ ref('customer_classifications') }})
+    where month_end_date in (
+            select classifications.as_of_date from {{ ref('customer_classifications') }} as classifications
+        )
 ),
 
 only_current as (
@@ -48,12 +52,28 @@ only_history as (
 final as (
     select
         'only in customer_classifications' as side,
-        only_current.*
+        only_current.customer_id,
+        only_current.segment,
+        only_current.classification_type,
+        only_current.metric_value,
+        only_current.band_order,
+        only_current.band_label,
+        only_current.band_color,
+        only_current.is_eligible,
+        only_current.evaluation_date
     from only_current
     union all
     select
         'only in customer_classification_history' as side,
-        only_history.*
+        only_history.customer_id,
+        only_history.segment,
+        only_history.classification_type,
+        only_history.metric_value,
+        only_history.band_order,
+        only_history.band_label,
+        only_history.band_color,
+        only_history.is_eligible,
+        only_history.evaluation_date
     from only_history
 )
 

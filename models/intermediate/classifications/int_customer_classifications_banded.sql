@@ -96,7 +96,10 @@ final as (
             with_band_set.ineligible_reason is null
             and with_band_set.classification_type = band_ranges.classification_type
             and with_band_set.band_segment = band_ranges.segment
-            and (band_ranges.lower_bound_exclusive is null or with_band_set.metric_value > band_ranges.lower_bound_exclusive)
+            and (
+                band_ranges.lower_bound_exclusive is null
+                or with_band_set.metric_value > band_ranges.lower_bound_exclusive
+            )
             and (band_ranges.upper_bound is null or with_band_set.metric_value <= band_ranges.upper_bound)
 )
 

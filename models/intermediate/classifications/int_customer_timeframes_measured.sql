@@ -76,7 +76,7 @@ measured as (
         ), 0) as order_count
     from timeframes
     inner join customer_days
-        on customer_days.order_date <= timeframes.evaluation_date
+        on timeframes.evaluation_date >= customer_days.order_date
     group by
         timeframes.evaluation_date,
         timeframes.is_as_of_date,
@@ -178,15 +178,15 @@ final as (
         end as revenue_change,
         case
             when sum(risk_scored.revenue) over (
-                partition by risk_scored.evaluation_date, risk_scored.segment
-            ) > 0
+                    partition by risk_scored.evaluation_date, risk_scored.segment
+                ) > 0
                 then 100.0 * sum(risk_scored.revenue) over (
-                    partition by risk_scored.evaluation_date, risk_scored.segment
-                    order by risk_scored.revenue desc nulls last, risk_scored.customer_id asc
-                    rows between unbounded preceding and current row
-                ) / sum(risk_scored.revenue) over (
-                    partition by risk_scored.evaluation_date, risk_scored.segment
-                )
+                        partition by risk_scored.evaluation_date, risk_scored.segment
+                        order by risk_scored.revenue desc nulls last, risk_scored.customer_id asc
+                        rows between unbounded preceding and current row
+                    ) / sum(risk_scored.revenue) over (
+                        partition by risk_scored.evaluation_date, risk_scored.segment
+                    )
         end as revenue_share
     from risk_scored
 )

@@ -77,7 +77,7 @@ customer_months as (
 combined as (
     select
         customer_months.customer_id,
-        customer_months.business_month_start as month,
+        customer_months.business_month_start as month,  -- noqa: RF04
         coalesce(monthly_targets.target_amount, 0) as target_amount,
         coalesce(monthly_actuals.actual_amount, 0) as actual_amount
     from customer_months
@@ -110,7 +110,7 @@ cumulated as (
 final as (
     select
         cumulated.customer_id,
-        cast(cumulated.month as date) as month,
+        cast(cumulated.month as date) as month,  -- noqa: RF04
         cast(cumulated.target_amount as double) as target_amount,
         cast(cumulated.actual_amount as double) as actual_amount,
         cast(cumulated.cumulative_target as double) as cumulative_target,
