@@ -31,27 +31,9 @@ TYPES = [
 DATASETS = ["superstore", "generated"]
 
 
-def _use_shared_raw_when_runner_cannot_make_it(projects, name: str) -> None:
-    """Use /work/data/<name>/raw when this checkout cannot import or generate the data set."""
-    folder = projects.root / name / "raw"
-    if folder.exists():
-        return
-    try:
-        if name == "generated":
-            import spendlens.generate  # noqa: F401
-        else:
-            import spendlens.importers  # noqa: F401
-    except ImportError:
-        shared = Path("/work/data") / name / "raw"
-        if shared.exists():
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            folder.symlink_to(shared)
-
-
 @pytest.fixture(scope="module", params=DATASETS)
 def built(request, projects, connect) -> tuple[str, duckdb.DuckDBPyConnection, Path]:
     name = request.param
-    _use_shared_raw_when_runner_cannot_make_it(projects, name)
     con = connect(name)
     return name, con, projects.raw(name)
 

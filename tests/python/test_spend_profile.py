@@ -23,7 +23,6 @@ from dateutil.relativedelta import relativedelta
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-DATA = Path(os.environ.get("SPENDLENS_DATA", "/work/data"))
 SELECT = "+customer_spend_profile"
 
 # Every anchor and unit at once, on a fiscal year starting in April, at an as-of in the past.
@@ -166,13 +165,10 @@ def _truncate(raw: Path, out: Path, cut: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, Path]]:
+def runs(tmp_path_factory: pytest.TempPathFactory, projects) -> dict[str, tuple[int, str, Path]]:
     """name -> (return code, output, database) of every dbt run of this module."""
-    for name in ("superstore", "generated"):
-        if not (DATA / name / "raw" / "order_lines.csv").exists():
-            pytest.skip(f"{DATA / name / 'raw'} is missing: run the data preparation first")
     root = tmp_path_factory.mktemp("spend")
-    superstore = DATA / "superstore" / "raw"
+    superstore = projects.raw("superstore")
     dates = pd.read_csv(superstore / "order_lines.csv", usecols=["ordered_at"], dtype=str)[
         "ordered_at"
     ].str[:10]
@@ -181,7 +177,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, 
     custom = {"spend_windows": CUSTOM_WINDOWS, "business_calendar": CUSTOM_CALENDAR}
     plans: dict[str, tuple[Path, dict]] = {
         "superstore": (superstore, {}),
-        "generated": (DATA / "generated" / "raw", {"data_quality_max_issue_pct": 100}),
+        "generated": (projects.raw("generated"), {"data_quality_max_issue_pct": 100}),
         "superstore_past": (superstore, {**custom, "as_of_date": cut}),
         "superstore_truncated": (root / "truncated_raw", custom),
         "six_windows": (superstore, {"spend_windows": BAD_SETTINGS["sixth_window"][0]}),
