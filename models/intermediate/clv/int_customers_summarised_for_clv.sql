@@ -42,49 +42,52 @@ first_purchases as (
         min(purchase_days.purchase_date) as first_purchase_date
     from fit_periods
     inner join purchase_days
-        on purchase_days.purchase_date <= fit_periods.end_date
+        on fit_periods.end_date >= purchase_days.purchase_date
     group by
         fit_periods.fit_period,
         purchase_days.customer_id
 ),
 
-summarised as (
+flagged as (
     select
         fit_periods.fit_period,
         first_purchases.customer_id,
         fit_periods.end_date,
         fit_periods.holdout_end_date,
         first_purchases.first_purchase_date,
-        max(
-            case when purchase_days.purchase_date <= fit_periods.end_date then purchase_days.purchase_date end
-        ) as last_purchase_date,
-        count(
-            case when purchase_days.purchase_date > first_purchases.first_purchase_date
-                and purchase_days.purchase_date <= fit_periods.end_date then 1 end
-        ) as frequency,
-        sum(
-            case when purchase_days.purchase_date > first_purchases.first_purchase_date
-                and purchase_days.purchase_date <= fit_periods.end_date then purchase_days.spend_amount end
-        ) as repeat_spend_amount,
-        count(
-            case when purchase_days.purchase_date > fit_periods.end_date
-                and purchase_days.purchase_date <= fit_periods.holdout_end_date then 1 end
-        ) as holdout_orders,
-        coalesce(sum(
-            case when purchase_days.purchase_date > fit_periods.end_date
-                and purchase_days.purchase_date <= fit_periods.holdout_end_date then purchase_days.spend_amount end
-        ), 0) as holdout_spend
+        purchase_days.purchase_date,
+        purchase_days.spend_amount,
+        purchase_days.purchase_date <= fit_periods.end_date as is_calibration,
+        purchase_days.purchase_date > first_purchases.first_purchase_date
+        and purchase_days.purchase_date <= fit_periods.end_date as is_repeat,
+        purchase_days.purchase_date > fit_periods.end_date
+        and purchase_days.purchase_date <= fit_periods.holdout_end_date as is_holdout
     from first_purchases
     inner join fit_periods
         on first_purchases.fit_period = fit_periods.fit_period
     inner join purchase_days
         on first_purchases.customer_id = purchase_days.customer_id
+),
+
+summarised as (
+    select
+        flagged.fit_period,
+        flagged.customer_id,
+        flagged.end_date,
+        flagged.holdout_end_date,
+        flagged.first_purchase_date,
+        max(case when flagged.is_calibration then flagged.purchase_date end) as last_purchase_date,
+        count(case when flagged.is_repeat then 1 end) as frequency,
+        sum(case when flagged.is_repeat then flagged.spend_amount end) as repeat_spend_amount,
+        count(case when flagged.is_holdout then 1 end) as holdout_orders,
+        coalesce(sum(case when flagged.is_holdout then flagged.spend_amount end), 0) as holdout_spend
+    from flagged
     group by
-        fit_periods.fit_period,
-        first_purchases.customer_id,
-        fit_periods.end_date,
-        fit_periods.holdout_end_date,
-        first_purchases.first_purchase_date
+        flagged.fit_period,
+        flagged.customer_id,
+        flagged.end_date,
+        flagged.holdout_end_date,
+        flagged.first_purchase_date
 ),
 
 final as (
@@ -96,9 +99,12 @@ final as (
         summarised.first_purchase_date,
         summarised.last_purchase_date,
         summarised.frequency,
-        {{ dbt.datediff('summarised.first_purchase_date', 'summarised.last_purchase_date', 'day') }} as recency_days,
-        {{ dbt.datediff('summarised.first_purchase_date', 'summarised.end_date', 'day') }} as t_days,
-        coalesce({{ safe_divide('summarised.repeat_spend_amount', 'summarised.frequency') }}, 0) as monetary_value,
+        {{ dbt.datediff('summarised.first_purchase_date', 'summarised.last_purchase_date', 'day') }}
+            as recency_days,
+        {{ dbt.datediff('summarised.first_purchase_date', 'summarised.end_date', 'day') }}
+            as t_days,
+        coalesce({{ safe_divide('summarised.repeat_spend_amount', 'summarised.frequency') }}, 0)
+            as monetary_value,
         summarised.holdout_orders,
         summarised.holdout_spend
     from summarised

@@ -87,16 +87,17 @@ final as (
         aggregated.predicted_orders,
         aggregated.predicted_orders - aggregated.actual_orders as error,
         abs(aggregated.predicted_orders - aggregated.actual_orders) as absolute_error,
-        {{ safe_divide('100.0 * (aggregated.predicted_orders - aggregated.actual_orders)', 'aggregated.actual_orders') }}
-            as error_pct,
+        {{ safe_divide('100.0 * (aggregated.predicted_orders - aggregated.actual_orders)',
+            'aggregated.actual_orders') }} as error_pct,
         {{ safe_divide('aggregated.actual_orders', 'aggregated.customers') }} as actual_orders_per_customer,
-        {{ safe_divide('aggregated.predicted_orders', 'aggregated.customers') }} as predicted_orders_per_customer,
+        {{ safe_divide('aggregated.predicted_orders', 'aggregated.customers') }}
+            as predicted_orders_per_customer,
         aggregated.mean_absolute_error_per_customer,
         aggregated.actual_spend,
         aggregated.predicted_spend,
         aggregated.predicted_spend - aggregated.actual_spend as spend_error,
-        {{ safe_divide('100.0 * (aggregated.predicted_spend - aggregated.actual_spend)', 'aggregated.actual_spend') }}
-            as spend_error_pct,
+        {{ safe_divide('100.0 * (aggregated.predicted_spend - aggregated.actual_spend)',
+            'aggregated.actual_spend') }} as spend_error_pct,
         fit_periods.end_date as calibration_end_date,
         fit_periods.holdout_end_date,
         fit_periods.holdout_days,

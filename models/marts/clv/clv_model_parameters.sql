@@ -17,7 +17,7 @@ final as (
     select
         models_fitted.model,
         models_fitted.parameter,
-        cast(models_fitted.value as double) as value,
+        cast(models_fitted.value as double) as value,  -- noqa: RF04
         models_fitted.time_unit,
         models_fitted.status,
         models_fitted.message,

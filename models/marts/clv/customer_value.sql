@@ -61,8 +61,8 @@ ranked as (
         case
             when joined.predicted_clv is not null
                 then row_number() over (
-                    order by joined.predicted_clv desc nulls last, joined.customer_id asc
-                )
+                        order by joined.predicted_clv desc nulls last, joined.customer_id asc
+                    )
         end as predicted_clv_rank
     from joined
 ),
