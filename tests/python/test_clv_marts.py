@@ -48,11 +48,12 @@ needs_master = pytest.mark.skipif(not CDNOW_MASTER.exists(), reason=f"no {CDNOW_
 
 
 @pytest.fixture(scope="module")
-def cdnow(projects, tmp_path_factory) -> duckdb.DuckDBPyConnection:
+def cdnow(projects, tmp_path_factory, lifetimes_started) -> duckdb.DuckDBPyConnection:
     raw = CDNOW_RAW if (CDNOW_RAW / "order_lines.csv").exists() else projects.raw("cdnow")
     db = tmp_path_factory.mktemp("clv_cdnow") / "spendlens.duckdb"
     # the foundation's singular test on the aggregate comes with the selection: build its parent
-    run_dbt_build(raw, db, CDNOW_VARS, select="+models/marts/clv +int_order_lines_aggregated_to_days")
+    run_dbt_build(raw, db, CDNOW_VARS,
+                  select="+customer_value +clv_model_parameters +clv_backtest +int_order_lines_aggregated_to_days")
     con = duckdb.connect(str(db), read_only=True)
     yield con
     con.close()
@@ -115,17 +116,31 @@ json.dump(out, sys.stdout)
 
 
 @pytest.fixture(scope="module")
-def lifetimes_numbers(tmp_path_factory) -> dict:
-    if not LIFETIMES_PYTHON.exists():
-        pytest.skip(f"no lifetimes interpreter at {LIFETIMES_PYTHON}: run scripts/lifetimes_env.sh "
-                    "or set SPENDLENS_LIFETIMES_PYTHON")
-    run = subprocess.run(
+def lifetimes_started():
+    """The lifetimes subprocess, started before the CDNOW build so that both run at once."""
+    if not LIFETIMES_PYTHON.exists() or not CDNOW_MASTER.exists():
+        yield None
+        return
+    proc = subprocess.Popen(
         [str(LIFETIMES_PYTHON), "-c", LIFETIMES_SCRIPT, str(CDNOW_MASTER), CALIBRATION_END, AS_OF,
          repr(MONTHLY_DISCOUNT), str(HORIZON // 30)],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
-    assert run.returncode == 0, run.stderr[-3000:]
-    out = json.loads(run.stdout)
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def lifetimes_numbers(lifetimes_started) -> dict:
+    if lifetimes_started is None:
+        pytest.skip(f"no lifetimes interpreter at {LIFETIMES_PYTHON}: run scripts/lifetimes_env.sh "
+                    "or set SPENDLENS_LIFETIMES_PYTHON")
+    stdout, stderr = lifetimes_started.communicate(timeout=600)
+    assert lifetimes_started.returncode == 0, stderr[-3000:]
+    out = json.loads(stdout)
     assert out["version"] == "0.11.3"
     return out
 
