@@ -1,0 +1,194 @@
+{{ config(materialized='table') }}
+{#- The six sales-classification metrics per customer at every classification date (the as-of
+    date and each business month-end before it): the one computation both
+    customer_classifications and customer_classification_history read. A customer is measured
+    from the date of its first purchase on; customers without a segment form the group '(none)'. -#}
+with
+
+orders as (
+    select * from {{ ref('int_orders_summarised') }}
+),
+
+customers as (
+    select * from {{ ref('int_customers_summarised') }}
+),
+
+timeframes as (
+    select * from {{ ref('int_classification_timeframes_listed') }}
+),
+
+customer_days as (
+    select
+        orders.customer_id,
+        orders.order_date,
+        sum(orders.spend_amount) as spend_amount,
+        count(case when orders.is_purchase then 1 end) as purchase_order_count,
+        bool_or(orders.is_purchase) as is_purchase_day
+    from orders
+    group by
+        orders.customer_id,
+        orders.order_date
+),
+
+measured as (
+    select
+        timeframes.evaluation_date,
+        timeframes.is_as_of_date,
+        timeframes.is_month_end,
+        timeframes.timeframe_start,
+        timeframes.timeframe_end,
+        timeframes.previous_timeframe_start,
+        timeframes.previous_timeframe_end,
+        customer_days.customer_id,
+        min(case when customer_days.is_purchase_day then customer_days.order_date end) as first_order_date,
+        max(case when customer_days.is_purchase_day then customer_days.order_date end) as last_order_date,
+        count(case when customer_days.is_purchase_day then 1 end) as order_day_count,
+        min(
+            case
+                when customer_days.is_purchase_day and customer_days.order_date <= timeframes.previous_timeframe_end
+                    then customer_days.order_date
+            end
+        ) as previous_first_order_date,
+        max(
+            case
+                when customer_days.is_purchase_day and customer_days.order_date <= timeframes.previous_timeframe_end
+                    then customer_days.order_date
+            end
+        ) as previous_last_order_date,
+        count(
+            case
+                when customer_days.is_purchase_day and customer_days.order_date <= timeframes.previous_timeframe_end
+                    then 1
+            end
+        ) as previous_order_day_count,
+        coalesce(sum(
+            case when customer_days.order_date >= timeframes.timeframe_start then customer_days.spend_amount end
+        ), 0) as revenue,
+        coalesce(sum(
+            case
+                when customer_days.order_date between timeframes.previous_timeframe_start
+                    and timeframes.previous_timeframe_end
+                    then customer_days.spend_amount
+            end
+        ), 0) as previous_revenue,
+        coalesce(sum(
+            case when customer_days.order_date >= timeframes.timeframe_start then customer_days.purchase_order_count end
+        ), 0) as order_count
+    from timeframes
+    inner join customer_days
+        on timeframes.evaluation_date >= customer_days.order_date
+    group by
+        timeframes.evaluation_date,
+        timeframes.is_as_of_date,
+        timeframes.is_month_end,
+        timeframes.timeframe_start,
+        timeframes.timeframe_end,
+        timeframes.previous_timeframe_start,
+        timeframes.previous_timeframe_end,
+        customer_days.customer_id
+    having max(case when customer_days.is_purchase_day then 1 else 0 end) = 1
+),
+
+with_gaps as (
+    select
+        measured.*,
+        coalesce(customers.segment, '(none)') as segment,
+        case
+            when measured.order_day_count >= 2
+                then {{ safe_divide('measured.last_order_date - measured.first_order_date',
+                                    'measured.order_day_count - 1') }}
+        end as average_gap_days,
+        case
+            when measured.previous_order_day_count >= 2
+                then {{ safe_divide('measured.previous_last_order_date - measured.previous_first_order_date',
+                                    'measured.previous_order_day_count - 1') }}
+        end as previous_average_gap_days
+    from measured
+    inner join customers
+        on measured.customer_id = customers.customer_id
+),
+
+with_medians as (
+    select
+        with_gaps.*,
+        median(with_gaps.average_gap_days) over (
+            partition by with_gaps.evaluation_date, with_gaps.segment
+        ) as segment_median_gap_days,
+        median(with_gaps.average_gap_days) over (
+            partition by with_gaps.evaluation_date
+        ) as overall_median_gap_days,
+        median(with_gaps.previous_average_gap_days) over (
+            partition by with_gaps.evaluation_date, with_gaps.segment
+        ) as previous_segment_median_gap_days,
+        median(with_gaps.previous_average_gap_days) over (
+            partition by with_gaps.evaluation_date
+        ) as previous_overall_median_gap_days
+    from with_gaps
+),
+
+risk_scored as (
+    select
+        with_medians.*,
+        {{ safe_divide(
+            'with_medians.evaluation_date - with_medians.last_order_date',
+            'coalesce(with_medians.average_gap_days, with_medians.segment_median_gap_days,'
+            ~ ' with_medians.overall_median_gap_days)'
+        ) }} as risk_score,
+        {{ safe_divide(
+            'with_medians.previous_timeframe_end - with_medians.previous_last_order_date',
+            'coalesce(with_medians.previous_average_gap_days, with_medians.previous_segment_median_gap_days,'
+            ~ ' with_medians.previous_overall_median_gap_days)'
+        ) }} as previous_risk_score
+    from with_medians
+),
+
+final as (
+    select
+        risk_scored.evaluation_date,
+        risk_scored.is_as_of_date,
+        risk_scored.is_month_end,
+        risk_scored.customer_id,
+        risk_scored.segment,
+        risk_scored.timeframe_start,
+        risk_scored.timeframe_end,
+        risk_scored.previous_timeframe_start,
+        risk_scored.previous_timeframe_end,
+        risk_scored.first_order_date,
+        risk_scored.last_order_date,
+        risk_scored.average_gap_days,
+        risk_scored.segment_median_gap_days,
+        cast(risk_scored.revenue as double) as revenue,
+        cast(risk_scored.previous_revenue as double) as previous_revenue,
+        cast(risk_scored.order_count as bigint) as order_count,
+        risk_scored.risk_score,
+        risk_scored.previous_risk_score,
+        {{ pct_change('risk_scored.risk_score', 'risk_scored.previous_risk_score') }} as risk_change,
+        {# rank() keeps ties on purpose: 1 + the number of customers with strictly more revenue. #}
+        100.0 * (
+            rank() over (
+                partition by risk_scored.evaluation_date, risk_scored.segment
+                order by risk_scored.revenue desc nulls last
+            ) - 1
+        ) / count(*) over (
+            partition by risk_scored.evaluation_date, risk_scored.segment
+        ) as revenue_rank,
+        case
+            when risk_scored.previous_revenue > 0
+                then {{ pct_change('risk_scored.revenue', 'risk_scored.previous_revenue') }}
+        end as revenue_change,
+        case
+            when sum(risk_scored.revenue) over (
+                    partition by risk_scored.evaluation_date, risk_scored.segment
+                ) > 0
+                then 100.0 * sum(risk_scored.revenue) over (
+                        partition by risk_scored.evaluation_date, risk_scored.segment
+                        order by risk_scored.revenue desc nulls last, risk_scored.customer_id asc
+                        rows between unbounded preceding and current row
+                    ) / sum(risk_scored.revenue) over (
+                        partition by risk_scored.evaluation_date, risk_scored.segment
+                    )
+        end as revenue_share
+    from risk_scored
+)
+
+select * from final
