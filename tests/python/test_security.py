@@ -487,7 +487,9 @@ def injected_elements(dom: _Dom) -> list[str]:
              if tag == "img" and attrs.get("src") == "x"]
     found += [f"<{tag} {name}=...>" for tag, attrs in dom.elements for name, value in attrs.items()
               if name.startswith("on") and "alert" in (value or "")]
-    found += [f"<script>{s[:30]}" for s in dom.scripts if "alert(1)" in s]
+    # `<script>alert(1)</script>` parsed as HTML is a script whose whole text is alert(1); the
+    # same text inside a chart's JSON string is data (a broken string would be an error event)
+    found += [f"<script>{s[:30]}" for s in dom.scripts if s.strip() == "alert(1)"]
     return found
 
 
@@ -511,5 +513,5 @@ def test_report_with_hostile_data_runs_no_script(
     assert not events, f"the report ran code or failed in the browser: {events[:5]}"
     assert not injected_elements(dom), injected_elements(dom)[:5]
     visible = "".join(dom.text)
-    shown = [value for value in [SCRIPT, HYPERLINK, IMG, UNICODE, "Zoë", SQL] if value in visible]
-    assert SCRIPT in shown or IMG in shown, "no hostile name is visible as text in the report"
+    # the hostile segment names are shown as the text they are
+    assert SCRIPT in visible and HYPERLINK in visible, "hostile names not visible as text"
