@@ -29,6 +29,14 @@ analysis_dates as (
     select * from {{ ref('int_analysis_dates') }}
 ),
 
+customers_anchored as (
+    select * from {{ ref('int_customers_anchored') }}
+),
+
+products_co_purchased as (
+    select * from {{ ref('int_products_co_purchased') }}
+),
+
 -- every product in a customer's history, bought or returned: never recommended back
 customer_products as (
     select
@@ -50,6 +58,22 @@ customer_categories as (
     where daily_items.item_level = 'category' and daily_items.item_id is not null
 ),
 
+customer_product_counts as (
+    select
+        customer_products.customer_id,
+        count(*) as product_count
+    from customer_products
+    group by customer_products.customer_id
+),
+
+customer_category_counts as (
+    select
+        customer_categories.customer_id,
+        count(*) as category_count
+    from customer_categories
+    group by customer_categories.customer_id
+),
+
 customer_history_sizes as (
     select
         customers.customer_id,
@@ -58,99 +82,32 @@ customer_history_sizes as (
             {{ no_limit }} as product_candidate_limit,
             {{ no_limit }} as category_candidate_limit
         {%- else %}
-            {{ per_reason }} + count(distinct customer_products.product_id) as product_candidate_limit,
-            {{ per_reason }} * (1 + count(distinct customer_categories.category)) as category_candidate_limit
+            {{ per_reason }} + coalesce(customer_product_counts.product_count, 0) as product_candidate_limit,
+            {{ per_reason }} * (1 + coalesce(customer_category_counts.category_count, 0))
+                as category_candidate_limit
         {%- endif %}
     from customers
-    left join customer_products
-        on customers.customer_id = customer_products.customer_id
-    left join customer_categories
-        on customers.customer_id = customer_categories.customer_id
-    group by
-        customers.customer_id,
-        coalesce(customers.segment, '')
+    left join customer_product_counts
+        on customers.customer_id = customer_product_counts.customer_id
+    left join customer_category_counts
+        on customers.customer_id = customer_category_counts.customer_id
 ),
 
--- also_bought: the anchor is the highest-spend product bought on the customer's last purchase day
-anchor_candidates as (
-    select
-        daily_items.customer_id,
-        daily_items.item_id as anchor_product_id,
-        row_number() over (
-            partition by daily_items.customer_id
-            order by daily_items.spend_amount desc nulls last, daily_items.item_id asc nulls last
-        ) as anchor_rank
-    from daily_items
-    inner join customers
-        on
-            daily_items.customer_id = customers.customer_id
-            and daily_items.order_date = customers.last_order_date
-    where daily_items.item_level = 'product' and daily_items.quantity > 0
-),
-
-anchors as (
-    select
-        anchor_candidates.customer_id,
-        anchor_candidates.anchor_product_id
-    from anchor_candidates
-    where anchor_candidates.anchor_rank = 1
-),
-
-anchor_products as (
-    select distinct anchors.anchor_product_id
-    from anchors
-),
-
-anchor_buyers as (
-    select
-        customer_products.customer_id,
-        anchor_products.anchor_product_id
-    from customer_products
-    inner join anchor_products
-        on customer_products.product_id = anchor_products.anchor_product_id
-    where customer_products.is_bought
-),
-
-co_purchases as (
-    select
-        anchor_buyers.anchor_product_id,
-        customer_products.product_id,
-        count(distinct customer_products.customer_id) as co_buyer_count
-    from anchor_buyers
-    inner join customer_products
-        on
-            anchor_buyers.customer_id = customer_products.customer_id
-            and anchor_buyers.anchor_product_id != customer_products.product_id
-    where customer_products.is_bought
-    group by
-        anchor_buyers.anchor_product_id,
-        customer_products.product_id
-),
-
-co_purchases_ranked as (
-    select
-        co_purchases.*,
-        row_number() over (
-            partition by co_purchases.anchor_product_id
-            order by co_purchases.co_buyer_count desc nulls last, co_purchases.product_id asc nulls last
-        ) as candidate_rank
-    from co_purchases
-),
-
+-- also_bought: other buyers of the customer's anchor product (int_products_co_purchased)
 also_bought_candidates as (
     select
-        anchors.customer_id,
-        co_purchases_ranked.product_id,
+        customers_anchored.customer_id,
+        products_co_purchased.product_id,
         'also_bought' as reason,
-        anchors.anchor_product_id as reason_basis,
-        cast(co_purchases_ranked.co_buyer_count as double) as score
-    from anchors
+        customers_anchored.anchor_product_id as reason_basis,
+        cast(products_co_purchased.co_buyer_count as double) as score
+    from customers_anchored
     inner join customer_history_sizes
-        on anchors.customer_id = customer_history_sizes.customer_id
-    inner join co_purchases_ranked
+        on customers_anchored.customer_id = customer_history_sizes.customer_id
+    inner join products_co_purchased
         on
-            anchors.anchor_product_id = co_purchases_ranked.anchor_product_id
-            and customer_history_sizes.product_candidate_limit >= co_purchases_ranked.candidate_rank
+            customers_anchored.anchor_product_id = products_co_purchased.anchor_product_id
+            and customer_history_sizes.product_candidate_limit >= products_co_purchased.candidate_rank
 ),
 
 -- best sellers (net spend) over the 12 months up to as-of
