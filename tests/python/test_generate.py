@@ -20,6 +20,18 @@ LINES = 20_000
 END = "2026-06-30"
 ARGS = dict(lines=LINES, customers=None, products=None, seed=7, years=3, end_date=END)
 KEYS = ["order_id", "customer_id", "product_id"]
+# the nine bad-row kinds of the input contract
+KINDS = [
+    "unparseable_number",
+    "unparseable_date",
+    "missing_key",
+    "duplicate_line",
+    "unknown_customer",
+    "unknown_product",
+    "future_date",
+    "negative_unit_price",
+    "currency_without_rate",
+]
 
 
 def _run(out: Path, fmt: str = "csv", bad_rows: bool = True, **overrides: object) -> Path:
@@ -63,19 +75,6 @@ def classified(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ol["currency_without_rate"] = ~ol["currency"].isin(known_cur)
     ol["bad"] = ol[KINDS].any(axis=1)
     return ol
-
-
-KINDS = [
-    "unparseable_number",
-    "unparseable_date",
-    "missing_key",
-    "duplicate_line",
-    "unknown_customer",
-    "unknown_product",
-    "future_date",
-    "negative_unit_price",
-    "currency_without_rate",
-]
 
 
 @pytest.fixture(scope="module")
