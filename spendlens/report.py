@@ -24,11 +24,10 @@ import plotly.offline
 from spendlens import report_charts as charts
 from spendlens.errors import SpendlensError
 from spendlens.publish import layout_from_env
-from spendlens.report_charts import Chart, Context, Section, format_amount, label, rows
+from spendlens.report_charts import Chart, Context, Section, format_amount, rows
 
 DEFAULT_OUT = Path("reports/spendlens_report.html")
-PLOTLY_CONFIG = {"displaylogo": False, "responsive": True,
-                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d"]}
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "displayModeBar": False}
 
 # KPI tiles: display name, how to format the value, and which direction is good (+1 up, -1 down,
 # 0 neither), for the colour of the % change.
@@ -205,12 +204,12 @@ def _header_html(facts: dict[str, Any], title: str) -> str:
         fact("Order lines", f"{count('usable_lines')} usable of {count('lines_read')} read"),
         fact("Customers · products · orders", f"{count('customers')} · {count('products')} · {count('orders')}"),
         fact("Rows set aside", count("rows_set_aside")),
-        fact("Currency", label(facts.get("currency")) if facts.get("currency") else "n/a"),
+        fact("Currency", _html(facts.get("currency")) if facts.get("currency") else "n/a"),
         fact("Built", f"{facts['built_at']:%Y-%m-%d %H:%M} UTC"),
         fact("Report written", f"{datetime.now(tz=UTC):%Y-%m-%d %H:%M} UTC"),
     ]
     return (f"<header><h1>{html.escape(title)}</h1>"
-            f'<p class="source">from {label(facts["database"])}</p>'
+            f'<p class="source">from {_html(facts["database"])}</p>'
             f'<dl class="facts">{"".join(items)}</dl></header>')
 
 
@@ -249,7 +248,7 @@ def _kpi_section(ctx: Context) -> Section:
 
 
 def _tile_html(tile: dict[str, Any], currency: str) -> str:
-    name, kind, good = KPI_TILES.get(tile["tile"], (str(tile["tile"]).replace("_", " ").capitalize(), "decimal", 0))
+    name, kind, good = KPI_TILES.get(tile["tile"], (str(tile["tile"]), "decimal", 0))
     value = _format_tile(tile["value"], kind, currency)
     before = _format_tile(tile["comparison_value"], kind, currency)
     change = tile["pct_change"]
@@ -260,7 +259,7 @@ def _tile_html(tile: dict[str, Any], currency: str) -> str:
         tone = "flat" if direction == 0 or good == 0 else ("good" if direction == good else "bad")
         arrow = {1: "▲", -1: "▼", 0: "■"}[direction]
         change_html = f'<span class="change {tone}">{arrow} {change:+.1f}%</span>'
-    return (f'<div class="tile" data-tile="{label(tile["tile"])}"><div class="name">{label(name)}</div>'
+    return (f'<div class="tile" data-tile="{_html(tile["tile"])}"><div class="name">{_html(name)}</div>'
             f'<div class="value">{value}</div>{change_html}<div class="before">was {before}</div></div>')
 
 
@@ -268,16 +267,22 @@ def _format_tile(value: float | None, kind: str, currency: str) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
     if kind == "money":
-        return label(format_amount(value, currency))
+        unit = f'<span class="unit">{_html(currency)}</span>' if currency else ""
+        return _html(format_amount(value)) + unit
     if kind == "count":
         return f"{value:,.0f}"
     if kind == "days":
-        return f"{value:,.1f} days"
+        return f'{value:,.1f}<span class="unit">days</span>'
     return f"{value:,.2f}"
 
 
 def _day(value: Any) -> str:
     return f"{value:%Y-%m-%d}" if isinstance(value, date) else "?"
+
+
+def _html(value: Any) -> str:
+    """A data value as HTML text or attribute value."""
+    return html.escape(str(value), quote=True)
 
 
 def _note_html(key: str, text: str) -> str:
@@ -318,10 +323,13 @@ nav a { color: var(--accent); text-decoration: none; padding: 3px 10px; border: 
 .note { border: 1px dashed #d1d5db; border-radius: 8px; padding: 14px 16px; color: var(--muted);
         background: #fafafa; align-self: start; }
 .note p { margin: 0; }
-.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: 10px; }
-.tile { border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
-.tile .name { color: var(--muted); font-size: 12px; }
-.tile .value { font-size: 22px; font-weight: 650; font-variant-numeric: tabular-nums; margin: 2px 0; }
+.tiles { display: grid; grid-template-columns: repeat(9, minmax(0, 1fr)); gap: 8px; }
+@media (max-width: 1100px) { .tiles { grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); } }
+.tile { border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px; }
+.tile .name { color: var(--muted); font-size: 12px; line-height: 1.25; min-height: 30px; }
+.tile .value { font-size: 20px; font-weight: 650; font-variant-numeric: tabular-nums; margin: 2px 0;
+               white-space: nowrap; }
+.tile .unit { font-size: 12px; font-weight: 500; color: var(--muted); margin-left: 2px; }
 .tile .change { font-size: 13px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .tile .change.good { color: var(--good); } .tile .change.bad { color: var(--bad); }
 .tile .change.flat { color: var(--muted); }

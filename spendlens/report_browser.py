@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# True once every chart container of a spendlens report holds a drawn plotly figure.
+CHARTS_RENDERED = ("[...document.querySelectorAll('[data-chart]')]"
+                   ".every(d => d.querySelector('.js-plotly-plot .main-svg'))")
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 # URLs a self-contained page may load: itself, inline data and blank frames.
 LOCAL_SCHEMES = ("file:", "data:", "about:", "blob:")
@@ -55,7 +58,10 @@ class PageCheck:
     exceptions: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
     external_requests: list[str] = field(default_factory=list)
-    evaluation: Any = None
+
+    @property
+    def problems(self) -> list[str]:
+        return self.console_errors + self.exceptions + self.failed_requests + self.external_requests
 
 
 class Chromium:
@@ -250,13 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=1280)
     args = p.parse_args(argv)
     with Chromium(width=args.width) as browser:
-        check = browser.open(args.html, "window.spendlensReportReady === true")
+        check = browser.open(args.html, CHARTS_RENDERED)
         browser.screenshot(args.screenshot)
-    problems = check.console_errors + check.exceptions + check.failed_requests + check.external_requests
-    for problem in problems:
+    for problem in check.problems:
         print(f"problem: {problem}", file=sys.stderr)
     print(f"wrote {args.screenshot}")
-    return 1 if problems else 0
+    return 1 if check.problems else 0
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -84,17 +85,19 @@ class NoData(Exception):
 # -- helpers ------------------------------------------------------------------------------------
 
 def label(value: Any) -> str:
-    """A data value as text that is safe in HTML and in plotly labels."""
+    """A data value as a plotly label: <, > and & escaped, so plotly shows the text as it is
+    instead of reading tags from it (plotly decodes &lt; &gt; &amp; but not &quot;, and quotes
+    cannot start markup once < is escaped). For HTML outside plotly use html.escape(quote=True)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return NONE_LABEL
-    return html.escape(str(value), quote=True)
+    return html.escape(str(value), quote=False)
 
 
 def short_label(value: Any, limit: int = 34) -> str:
     text = NONE_LABEL if value is None else str(value)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return html.escape(text, quote=True)
+    return html.escape(text, quote=False)
 
 
 def safe_color(value: Any, fallback: str) -> str:
@@ -138,9 +141,11 @@ def require(con: duckdb.DuckDBPyConnection, *names: str) -> None:
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict[str, Any]]:
+    """Query result as dicts; decimals become floats (plotly and the formatting expect floats)."""
     result = con.execute(sql, params or [])
     columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+    return [{c: float(v) if isinstance(v, Decimal) else v for c, v in zip(columns, row, strict=True)}
+            for row in result.fetchall()]
 
 
 def base_layout(fig: go.Figure, height: int, **extra: Any) -> go.Figure:
@@ -177,11 +182,23 @@ class Context:
 def rfm_grid(ctx: Context) -> Section:
     section = Section(
         "rfm-grid", "RFM grid: customers and revenue by recency and frequency-monetary score",
-        "Each cell is an (R, FM) score pair: up is more recent, right buys more often and more. "
-        "Champions sit top right, customers slipping away bottom right. Hover a cell for its "
-        "RFM segment.")
+        "Each cell is an (R, FM) score pair: up is more recent, right buys more often and more; the "
+        "left grid counts customers (with the cell's RFM segment), the right one sums their net "
+        "spend to date. Champions sit top right, big customers slipping away bottom right. Hover a cell for its "
+        "RFM segment and the exact figures.")
     section.charts.append(_chart("rfm-grid", lambda: _rfm_grid_figure(ctx), height=470))
     return section
+
+
+def _wrap(text: str, width: int = 16) -> str:
+    """Breaks a cell label into lines of about `width` characters (at spaces)."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
 
 
 def _rfm_grid_figure(ctx: Context) -> go.Figure:
@@ -201,7 +218,7 @@ def _rfm_grid_figure(ctx: Context) -> go.Figure:
     by_cell = {(c["r_score"], c["fm_score"]): c for c in cells}
     fig = make_subplots(1, 2, horizontal_spacing=0.1, subplot_titles=(
         f"Customers (total {total_customers:,})",
-        ctx.money(f"Revenue to date (total {format_amount(total_revenue)})")))
+        f"Revenue to date (total {format_amount(total_revenue, ctx.currency)})"))
     for column, measure, scale in ((1, "customers", "Blues"), (2, "revenue", "Greens")):
         z, text, segment = [], [], []
         for r in scores:
@@ -213,7 +230,8 @@ def _rfm_grid_figure(ctx: Context) -> go.Figure:
                 if value is None:
                     text_row.append("")
                 elif measure == "customers":
-                    text_row.append(f"{value:,}")
+                    text_row.append(f"<b>{value:,}</b><br><span style='font-size:10px'>"
+                                    f"{_wrap(label(cell['rfm_segment']))}</span>")
                 else:
                     text_row.append(format_amount(value))
                 segment_row.append(label(cell["rfm_segment"]) if cell else "")
@@ -224,7 +242,7 @@ def _rfm_grid_figure(ctx: Context) -> go.Figure:
         fig.add_trace(go.Heatmap(
             z=z, x=scores, y=scores, text=text, customdata=segment, texttemplate="%{text}",
             colorscale=scale, showscale=False, xgap=2, ygap=2, textfont={"size": 12},
-            hovertemplate=f"R %{{y}} · FM %{{x}}<br>%{{customdata}}<br>%{{text}} {unit}<extra></extra>",
+            hovertemplate=f"R %{{y}} · FM %{{x}}: %{{customdata}}<br>%{{z:,.0f}} {unit}<extra></extra>",
         ), 1, column)
     base_layout(fig, 470, margin={"l": 60, "r": 24, "t": 56, "b": 60})
     fig.update_xaxes(title_text="FM score (frequency + monetary; higher = more)", dtick=1)
@@ -326,7 +344,7 @@ def spend_distributions(ctx: Context) -> Section:
     section = Section(
         "spend-distributions", "Spend change and share of wallet by segment",
         "One observation per customer and category. Boxes span the middle half, the line is the "
-        "median, whiskers reach the 5th and 95th percentiles and the diamond is the mean. Spend "
+        "median, the dashed line the mean, and whiskers reach the 5th and 95th percentiles. Spend "
         "change compares the average spend per period with the prior span (0 = unchanged); share "
         "of wallet compares the customer's mix with the segment's (100 = typical for the segment).")
     section.charts.append(_chart("spend-distributions", lambda: _spend_figure(ctx, section), height=460))
@@ -380,7 +398,8 @@ def _spend_figure(ctx: Context, section: Section) -> go.Figure:
                 continue
             p05, q1, median, q3, p95 = quantiles
             fig.add_trace(go.Box(
-                x=[name], q1=[q1], median=[median], q3=[q3], lowerfence=[p05], upperfence=[p95],
+                x=[f"{name}<br><span style='font-size:11px;color:{MUTED}'>n={count:,}</span>"],
+                q1=[q1], median=[median], q3=[q3], lowerfence=[p05], upperfence=[p95],
                 mean=[stat[f"{prefix}_mean"]], name=name, legendgroup=name, showlegend=column == 1,
                 marker_color=color, line={"width": 1.5}, boxpoints=False, width=0.6,
                 hovertemplate=(f"<b>{name}</b><br>{count:,} customer-categories<br>"
@@ -548,6 +567,8 @@ def _risk_figure(ctx: Context) -> go.Figure:
 
 
 def _add_risk_bands(ctx: Context, fig: go.Figure, top_value: float) -> None:
+    """Shades the risk_score bands of classification_bands (segment '*') behind the lines and
+    names them in one line above the plot."""
     try:
         bands = rows(ctx.con, """
             select band_order, upper_bound, label, color
@@ -557,16 +578,18 @@ def _add_risk_bands(ctx: Context, fig: go.Figure, top_value: float) -> None:
         """)
     except duckdb.Error:
         return
-    lower = 0.0
+    lower, key = 0.0, []
     for band in bands:
         upper = band["upper_bound"] if band["upper_bound"] is not None else max(top_value * 1.05, lower + 1)
         color = safe_color(band["color"], "#9ca3af")
-        fig.add_hrect(y0=lower, y1=upper, fillcolor=color, opacity=0.08, line_width=0, layer="below")
-        fig.add_annotation(x=0.005, xref="paper", y=(lower + upper) / 2 if band["upper_bound"] is not None else lower,
-                           yanchor="middle" if band["upper_bound"] is not None else "bottom",
-                           text=label(band["label"]), showarrow=False, xanchor="left",
-                           font={"size": 11, "color": color})
+        fig.add_hrect(y0=lower, y1=upper, fillcolor=color, opacity=0.1, line_width=0, layer="below")
+        span = f"≤ {band['upper_bound']:g}" if band["upper_bound"] is not None else f"> {lower:g}"
+        key.append(f"<span style='color:{color}'>■ {label(band['label'])} {span}</span>")
         lower = float(upper)
+    if key:
+        fig.add_annotation(x=0, y=1.02, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
+                           showarrow=False, text="risk bands: " + " · ".join(key),
+                           font={"size": 12, "color": MUTED})
 
 
 # -- CLV ------------------------------------------------------------------------------------------
@@ -574,8 +597,8 @@ def _add_risk_bands(ctx: Context, fig: go.Figure, top_value: float) -> None:
 def clv(ctx: Context) -> Section:
     section = Section(
         "clv", "Customer lifetime value and the model backtest",
-        "Left: customers by predicted CLV over the next horizon (discounted), in ranges that grow "
-        "by a factor of 10 every four bars, coloured by predicted spend tier. Right: the purchase "
+        "Left: customers by predicted CLV over the next horizon (discounted), in ranges of 1-2-5 "
+        "steps (each bar covers 2x or 2.5x the one before), coloured by predicted spend tier. Right: the purchase "
         "model refitted on the earlier part of the history and checked on the rest: predicted vs "
         "actual purchase days per customer, by the number of repeat purchase days in the "
         "calibration period.", columns=2)
@@ -591,12 +614,27 @@ def _clv_figure(ctx: Context) -> go.Figure:
             select
                 predicted_clv,
                 coalesce(predicted_spend_tier, ?) as tier,
-                case when predicted_clv < 1 then -1 else floor(log10(predicted_clv) * 4) end as bucket
+                floor(log10(greatest(predicted_clv, 1))) as decade
             from marts.customer_value
             where predicted_clv is not null
+        ),
+        bucketed as (
+            -- 1-2-5 steps: bucket 3 x decade + 0 (1..2), 1 (2..5) or 2 (5..10); -1 below 1
+            select
+                predicted_clv,
+                tier,
+                case
+                    when predicted_clv < 1 then -1
+                    else 3 * decade + case
+                        when predicted_clv / power(10, decade) < 2 then 0
+                        when predicted_clv / power(10, decade) < 5 then 1
+                        else 2
+                    end
+                end as bucket
+            from scored
         )
         select bucket, tier, count(*) as customers, sum(predicted_clv) as predicted_clv
-        from scored
+        from bucketed
         group by bucket, tier
         order by bucket, tier
     """, [NONE_LABEL])
@@ -607,12 +645,10 @@ def _clv_figure(ctx: Context) -> go.Figure:
         """)
         reason = status[0]["model_status"] if status else "customer_value is empty"
         raise NoData(f"No predicted CLV in this build ({reason}).")
-    edges = sorted({b["bucket"] for b in buckets})
-    edges = list(range(int(min(e for e in edges if e >= 0) if any(e >= 0 for e in edges) else 0),
-                       int(max(edges)) + 1))
-    names = (["< 1"] if any(b["bucket"] == -1 for b in buckets) else []) + [
-        f"{format_amount(10 ** (e / 4))}–{format_amount(10 ** ((e + 1) / 4))}" for e in edges]
-    keys = ([-1] if names and names[0] == "< 1" else []) + edges
+    found = sorted({int(b["bucket"]) for b in buckets})
+    positive = [k for k in found if k >= 0]
+    keys = ([-1] if -1 in found else []) + (list(range(positive[0], positive[-1] + 1)) if positive else [])
+    names = ["< 1" if k == -1 else f"{_clv_edge(k)}–{_clv_edge(k + 1)}" for k in keys]
     fig = go.Figure()
     tiers = ["low", "medium", "high"] + sorted({b["tier"] for b in buckets} - {"low", "medium", "high"})
     for index, tier in enumerate(tiers):
@@ -621,6 +657,7 @@ def _clv_figure(ctx: Context) -> go.Figure:
             continue
         fig.add_trace(go.Bar(
             x=names, y=[by_key[k]["customers"] if k in by_key else 0 for k in keys], name=label(tier),
+            offsetgroup="clv",
             marker_color=TIER_COLORS.get(tier, PALETTE[index % len(PALETTE)]),
             customdata=[format_amount(by_key[k]["predicted_clv"], ctx.currency) if k in by_key else "" for k in keys],
             hovertemplate="%{x}<br>%{y:,} customers, predicted CLV %{customdata}<extra>" + label(tier) + "</extra>"))
@@ -632,6 +669,12 @@ def _clv_figure(ctx: Context) -> go.Figure:
     fig.update_xaxes(title_text=ctx.money("predicted CLV"), tickangle=-40, tickfont={"size": 10})
     fig.update_yaxes(title_text="customers")
     return fig
+
+
+def _clv_edge(bucket: int) -> str:
+    """Lower edge of a 1-2-5 bucket: 0 -> 1, 1 -> 2, 2 -> 5, 3 -> 10, ..."""
+    value = (1, 2, 5)[bucket % 3] * 10 ** (bucket // 3)
+    return format_amount(value).replace(".00", "")
 
 
 def _backtest_figure(ctx: Context) -> go.Figure:
@@ -663,8 +706,8 @@ def _backtest_figure(ctx: Context) -> go.Figure:
     base_layout(fig, 440, barmode="group", bargap=0.25,
                 title={"text": "Backtest: purchase days per customer in the holdout" + subtitle, "x": 0.01,
                        "font": {"size": 15}},
-                legend={"orientation": "h", "y": 1.0, "x": 1, "xanchor": "right", "yanchor": "bottom"},
-                margin={"l": 60, "r": 16, "t": 84, "b": 60})
+                legend={"orientation": "h", "y": 1.0, "x": 0, "yanchor": "bottom"},
+                margin={"l": 60, "r": 16, "t": 96, "b": 60})
     fig.update_xaxes(title_text="repeat purchase days in the calibration period", type="category")
     fig.update_yaxes(title_text="purchase days per customer")
     return fig
@@ -769,14 +812,18 @@ def _quality_figure(ctx: Context, section: Section, usable_lines: int | None) ->
         values = {c["reason"]: c["issues"] for c in counts if c["source_file"] == source}
         fig.add_trace(go.Bar(
             y=[label(r) for r in reasons], x=[values.get(r, 0) for r in reasons], orientation="h",
-            name=label(source), marker_color=PALETTE[index % len(PALETTE)],
+            name=label(source), marker_color=PALETTE[index % len(PALETTE)], showlegend=True,
             hovertemplate="%{y}: %{x:,} rows<extra>" + label(source) + "</extra>"))
+    fig.add_trace(go.Scatter(
+        x=[by_reason[r] for r in reasons], y=[label(r) for r in reasons], mode="text",
+        text=[f"  {by_reason[r]:,}" for r in reasons], textposition="middle right", showlegend=False,
+        hoverinfo="skip", textfont={"size": 12, "color": TEXT}))
     height = max(260, 90 + 28 * len(reasons))
     base_layout(fig, height, barmode="stack", bargap=0.3,
                 legend={"orientation": "h", "y": 1.0, "x": 1, "xanchor": "right", "yanchor": "bottom",
                         "title": {"text": "input file "}},
                 margin={"l": 8, "r": 16, "t": 40, "b": 48})
-    fig.update_xaxes(title_text="rows set aside")
+    fig.update_xaxes(title_text="rows set aside", range=[0, max(by_reason.values()) * 1.12])
     fig.update_yaxes(type="category")
     return fig
 
@@ -796,7 +843,7 @@ def _chart(key: str, draw: Callable[[], go.Figure], height: int = 420) -> Chart:
         return Chart(key, note=_missing_note(str(exc)))
     except NoData as exc:
         return Chart(key, note=str(exc))
-    except duckdb.Error as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return Chart(key, note=f"This chart could not be drawn from this build: {first_line}")
+    except Exception as exc:  # noqa: BLE001 - one odd mart must not cost the whole report
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        return Chart(key, note=f"This chart could not be drawn from this build: {type(exc).__name__}: {first_line}")
     return Chart(key, figure=figure, height=int(figure.layout.height or height))
