@@ -142,6 +142,8 @@ def _short_title(section: Section) -> str:
 
 def _facts(con: duckdb.DuckDBPyConnection, db: Path) -> dict[str, Any]:
     facts: dict[str, Any] = {"database": db.resolve()}
+    if facts["database"].is_relative_to(Path.cwd().resolve()):
+        facts["database"] = facts["database"].relative_to(Path.cwd().resolve())
     built = datetime.fromtimestamp(db.stat().st_mtime, tz=UTC)
     facts["built_at"] = built
     facts.update(_first_row(
