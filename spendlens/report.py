@@ -223,6 +223,7 @@ def _kpi_section(ctx: Context) -> Section:
         "Each tile is the value for the period ending at the as-of date; the percentage compares "
         "it with the period of the same length just before (green = better, red = worse, grey "
         "when neither direction is better).")
+    section.charts.append(charts.persona_shares(ctx))
     if not charts.mart_exists(ctx.con, "kpi_tiles"):
         section.html_body = _note_html("kpi-tiles", charts._missing_note("kpi_tiles"))
         return section
@@ -315,7 +316,7 @@ nav a { color: var(--accent); text-decoration: none; padding: 3px 10px; border: 
 .card h2 { margin: 0 0 4px; font-size: 18px; font-weight: 650; }
 .card h3 { margin: 14px 0 8px; font-size: 13px; font-weight: 600; color: var(--muted); }
 .how { margin: 0 0 8px; color: var(--muted); max-width: 980px; }
-.grid { display: grid; gap: 12px 20px; }
+.grid { display: grid; gap: 12px 20px; margin-top: 12px; }
 .grid.cols-1 { grid-template-columns: minmax(0, 1fr); }
 .grid.cols-2 { grid-template-columns: repeat(2, minmax(0, 1fr)); }
 .grid.cols-3 { grid-template-columns: repeat(3, minmax(0, 1fr)); }

@@ -177,6 +177,50 @@ class Context:
         return f"{title} ({self.currency})" if self.currency else title
 
 
+# -- persona shares (beside the KPI tiles) ------------------------------------------------------
+
+def persona_shares(ctx: Context) -> Chart:
+    return _chart("persona-shares", lambda: _persona_share_figure(ctx), height=230)
+
+
+def _persona_share_figure(ctx: Context) -> go.Figure:
+    require(ctx.con, "kpi_persona_tiles")
+    personas = rows(ctx.con, """
+        select persona, customers, revenue, period_days, period_start, period_end
+        from marts.kpi_persona_tiles
+        where period_days = (select max(period_days) from marts.kpi_persona_tiles)
+    """)
+    total_customers = sum(p["customers"] or 0 for p in personas)
+    total_revenue = sum(max(p["revenue"] or 0, 0) for p in personas)
+    if not total_customers:
+        raise NoData("kpi_persona_tiles has no customers.")
+    known = [n for n in PERSONA_ORDER if any(p["persona"] == n for p in personas)]
+    names = known + sorted({p["persona"] for p in personas} - set(known), key=str)
+    by_name = {p["persona"]: p for p in personas}
+    first = personas[0]
+    bars = ["customers at as-of", f"revenue, last {first['period_days']:,} days"]
+    fig = go.Figure()
+    for index, name in enumerate(names):
+        persona = by_name[name]
+        revenue = max(persona["revenue"] or 0, 0)
+        shares = [100 * (persona["customers"] or 0) / total_customers,
+                  100 * revenue / total_revenue if total_revenue else 0]
+        fig.add_trace(go.Bar(
+            y=bars, x=shares, orientation="h", name=label(name),
+            marker={"color": persona_color(name, index), "line": {"width": 0}},
+            text=[f"{share:.0f}%" if share >= 4 else "" for share in shares], textposition="inside",
+            insidetextanchor="middle",
+            customdata=[f"{persona['customers'] or 0:,} customers", format_amount(revenue, ctx.currency)],
+            hovertemplate=f"{label(name)}: %{{x:.1f}}% (%{{customdata}})<extra></extra>"))
+    base_layout(fig, 230, barmode="stack", bargap=0.35,
+                title={"text": "Personas: share of customers and of revenue", "x": 0.01, "font": {"size": 14}},
+                margin={"l": 8, "r": 16, "t": 40, "b": 30},
+                legend={"orientation": "h", "y": -0.12, "x": 0, "traceorder": "normal"})
+    fig.update_xaxes(range=[0, 100], ticksuffix="%", showgrid=False)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
 # -- RFM grid -------------------------------------------------------------------------------------
 
 def rfm_grid(ctx: Context) -> Section:

@@ -23,6 +23,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The chart containers each mart feeds (classification and recommendation charts have one
 # container per type or reason, matched by prefix).
 CHARTS_BY_MART = {
+    "kpi_persona_tiles": ["persona-shares"],
     "customer_rfm": ["rfm-grid"],
     "rfm_persona_movements": ["persona-movements"],
     "customer_spend_profile": ["spend-distributions"],
@@ -262,8 +263,9 @@ def test_empty_marts_give_notes_not_errors(tmp_path, browser):
     assert check.problems == []
     notes = browser.evaluate("[...document.querySelectorAll('[data-note]')].map(d => d.dataset.note)")
     assert "could not be drawn" not in text
-    assert {"kpi-tiles", "rfm-grid", "persona-movements", "spend-distributions", "classification-bands",
-            "risk-over-time", "clv-distribution", "clv-backtest", "recommendations", "data-quality"} == set(notes)
+    assert set(notes) == {"kpi-tiles", "persona-shares", "rfm-grid", "persona-movements", "spend-distributions",
+                          "classification-bands", "risk-over-time", "clv-distribution", "clv-backtest",
+                          "recommendations", "data-quality"}
 
 
 def test_report_without_a_build_says_to_run_build(tmp_path):
