@@ -451,6 +451,12 @@ def _spend_figure(ctx: Context, section: Section) -> go.Figure:
                 hovertext=[f"p5 {p05:,.0f}% · q1 {q1:,.0f}% · median {median:,.0f}% · "
                            f"q3 {q3:,.0f}% · p95 {p95:,.0f}%"],
             ), 1, column)
+    for column, prefix, why in ((1, "change", "no customer-category has spend in the prior span"),
+                                (2, "wallet", "no share of wallet: it needs customers with a segment")):
+        if not any(stat[f"{prefix}_n"] for stat in stats):
+            left, right = fig.layout["xaxis" if column == 1 else f"xaxis{column}"].domain
+            fig.add_annotation(text=why, showarrow=False, xref="paper", yref="paper",
+                               x=(left + right) / 2, y=0.5, xanchor="center", font={"color": MUTED, "size": 13})
     fig.add_hline(y=0, line={"dash": "dot", "color": MUTED, "width": 1}, row=1, col=1)
     fig.add_hline(y=100, line={"dash": "dot", "color": MUTED, "width": 1}, row=1, col=2)
     base_layout(fig, 460, showlegend=False)
