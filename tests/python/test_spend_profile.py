@@ -324,8 +324,12 @@ def reference_profile(db: Path, windows: list[dict], fiscal_month: int) -> pd.Da
             in_window.drop_duplicates([*keys, "order_id", "ordered_date"]).groupby(keys).size()
         )
         prior = in_prior.groupby(keys)["spend_amount"].sum().rename("prior_total_spend")
-        frame = pairs.merge(spend.reset_index(), on=keys, how="left").merge(
-            prior.reset_index(), on=keys, how="left"
+        # only pairs with a line in the window or its prior span get a row
+        active = pd.concat([in_window[keys], in_prior[keys]]).drop_duplicates()
+        frame = (
+            pairs.merge(active, on=keys)
+            .merge(spend.reset_index(), on=keys, how="left")
+            .merge(prior.reset_index(), on=keys, how="left")
         )
         for column in [
             "total_spend",

@@ -50,25 +50,47 @@ line_items as (
         on usable_lines.product_id = bundles.product_id
 ),
 
-aggregated as (
+{# Two grouping steps (per order, then per day) count distinct orders without count(distinct). #}
+per_order as (
     select
         line_items.customer_id,
         line_items.item_level,
         line_items.item_id,
-        line_items.ordered_date as order_date,
+        line_items.ordered_date,
+        line_items.order_id,
         sum(line_items.spend_amount) as spend_amount,
         sum(line_items.cost_amount) as cost_amount,
         sum(case when line_items.cost_amount is null then line_items.spend_amount else 0 end)
             as uncosted_spend_amount,
         sum(line_items.quantity) as quantity,
-        count(*) as line_count,
-        count(distinct line_items.order_id) as order_count
+        count(*) as line_count
     from line_items
     group by
         line_items.customer_id,
         line_items.item_level,
         line_items.item_id,
-        line_items.ordered_date
+        line_items.ordered_date,
+        line_items.order_id
+),
+
+aggregated as (
+    select
+        per_order.customer_id,
+        per_order.item_level,
+        per_order.item_id,
+        per_order.ordered_date as order_date,
+        sum(per_order.spend_amount) as spend_amount,
+        sum(per_order.cost_amount) as cost_amount,
+        sum(per_order.uncosted_spend_amount) as uncosted_spend_amount,
+        sum(per_order.quantity) as quantity,
+        sum(per_order.line_count) as line_count,
+        count(*) as order_count
+    from per_order
+    group by
+        per_order.customer_id,
+        per_order.item_level,
+        per_order.item_id,
+        per_order.ordered_date
 )
 
 select * from aggregated

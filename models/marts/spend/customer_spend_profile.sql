@@ -46,6 +46,12 @@ window_days as (
             >= least(int_spend_windows_bounded.window_start, int_spend_windows_bounded.prior_window_start)
             and int_order_lines_aggregated_to_days.order_date
             <= greatest(int_spend_windows_bounded.window_end, int_spend_windows_bounded.prior_window_end)
+            and (
+                int_order_lines_aggregated_to_days.order_date
+                between int_spend_windows_bounded.window_start and int_spend_windows_bounded.window_end
+                or int_order_lines_aggregated_to_days.order_date
+                between int_spend_windows_bounded.prior_window_start and int_spend_windows_bounded.prior_window_end
+            )
 ),
 
 window_spend as (
@@ -69,11 +75,13 @@ window_spend as (
         window_days.window_name
 ),
 
+{# Only customer x item x window with spend, returns or orders in the window or its prior span
+   get a row (SPEC: other pairs are not needed); has_purchased still looks at the whole history. #}
 profiled as (
     select
-        customer_items.customer_id,
-        customer_items.item_level,
-        customer_items.item_id,
+        window_spend.customer_id,
+        window_spend.item_level,
+        window_spend.item_id,
         int_spend_windows_bounded.window_order,
         int_spend_windows_bounded.window_name,
         int_spend_windows_bounded.window_start,
@@ -84,22 +92,22 @@ profiled as (
         int_spend_windows_bounded.prior_periods,
         customer_items.has_purchased,
         int_customers_summarised.segment,
-        coalesce(window_spend.total_spend, 0) as total_spend,
-        coalesce(window_spend.prior_total_spend, 0) as prior_total_spend,
-        coalesce(window_spend.quantity, 0) as quantity,
-        coalesce(window_spend.order_count, 0) as order_count,
+        window_spend.total_spend,
+        window_spend.prior_total_spend,
+        window_spend.quantity,
+        window_spend.order_count,
         window_spend.cost_amount,
-        coalesce(window_spend.uncosted_spend, 0) as uncosted_spend
-    from customer_items
-    cross join int_spend_windows_bounded
-    left join window_spend
+        window_spend.uncosted_spend
+    from window_spend
+    inner join int_spend_windows_bounded
+        on window_spend.window_name = int_spend_windows_bounded.window_name
+    inner join customer_items
         on
-            customer_items.customer_id = window_spend.customer_id
-            and customer_items.item_level = window_spend.item_level
-            and customer_items.item_id = window_spend.item_id
-            and int_spend_windows_bounded.window_name = window_spend.window_name
+            window_spend.customer_id = customer_items.customer_id
+            and window_spend.item_level = customer_items.item_level
+            and window_spend.item_id = customer_items.item_id
     left join int_customers_summarised
-        on customer_items.customer_id = int_customers_summarised.customer_id
+        on window_spend.customer_id = int_customers_summarised.customer_id
 ),
 
 {# A customer's whole spend in a window: the product level holds every line exactly once. #}
