@@ -171,10 +171,15 @@ def subplot_title_style(fig: go.Figure) -> None:
 class Context:
     con: duckdb.DuckDBPyConnection
     as_of_date: date | None
-    currency: str
+    currency: str  # the reporting currency code as found in the data (raw text)
+
+    @property
+    def unit(self) -> str:
+        """The currency code as a plotly label (escaped)."""
+        return label(self.currency) if self.currency else ""
 
     def money(self, title: str) -> str:
-        return f"{title} ({self.currency})" if self.currency else title
+        return f"{title} ({self.unit})" if self.currency else title
 
 
 # -- persona shares (beside the KPI tiles) ------------------------------------------------------
@@ -210,7 +215,7 @@ def _persona_share_figure(ctx: Context) -> go.Figure:
             marker={"color": persona_color(name, index), "line": {"width": 0}},
             text=[f"{share:.0f}%" if share >= 4 else "" for share in shares], textposition="inside",
             insidetextanchor="middle",
-            customdata=[f"{persona['customers'] or 0:,} customers", format_amount(revenue, ctx.currency)],
+            customdata=[f"{persona['customers'] or 0:,} customers", format_amount(revenue, ctx.unit)],
             hovertemplate=f"{label(name)}: %{{x:.1f}}% (%{{customdata}})<extra></extra>"))
     base_layout(fig, 230, barmode="stack", bargap=0.35,
                 title={"text": "Personas: share of customers and of revenue", "x": 0.01, "font": {"size": 14}},
@@ -262,7 +267,7 @@ def _rfm_grid_figure(ctx: Context) -> go.Figure:
     by_cell = {(c["r_score"], c["fm_score"]): c for c in cells}
     fig = make_subplots(1, 2, horizontal_spacing=0.1, subplot_titles=(
         f"Customers (total {total_customers:,})",
-        f"Revenue to date (total {format_amount(total_revenue, ctx.currency)})"))
+        f"Revenue to date (total {format_amount(total_revenue, ctx.unit)})"))
     for column, measure, scale in ((1, "customers", "Blues"), (2, "revenue", "Greens")):
         z, text, segment = [], [], []
         for r in scores:
@@ -370,7 +375,7 @@ def _movement_figure(ctx: Context, section: Section) -> go.Figure:
               "target": [len(left) + right.index(f["to_persona"]) for f in flows],
               "value": [f["customers"] for f in flows],
               "color": [rgba(colors[f["from_persona"]], 0.35) for f in flows],
-              "customdata": [format_amount(f["revenue"], ctx.currency) for f in flows],
+              "customdata": [format_amount(f["revenue"], ctx.unit) for f in flows],
               "hovertemplate": "%{source.label} → %{target.label}<br>%{value:,} customers"
                                "<br>revenue in between: %{customdata}<extra></extra>"},
         textfont={"family": FONT, "size": 13, "color": TEXT},
@@ -605,7 +610,7 @@ def _risk_figure(ctx: Context) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=name,
             line={"color": PALETTE[index % len(PALETTE)], "width": 2}, marker={"size": 5},
-            customdata=[format_amount(customer["revenue"], ctx.currency)] * len(points),
+            customdata=[format_amount(customer["revenue"], ctx.unit)] * len(points),
             hovertemplate=f"{name}<br>%{{x|%Y-%m-%d}}: risk %{{y:.2f}}<br>"
                           "revenue in the last timeframe: %{customdata}<extra></extra>"))
     _add_risk_bands(ctx, fig, top_value)
@@ -709,7 +714,7 @@ def _clv_figure(ctx: Context) -> go.Figure:
             x=names, y=[by_key[k]["customers"] if k in by_key else 0 for k in keys], name=label(tier),
             offsetgroup="clv",
             marker_color=TIER_COLORS.get(tier, PALETTE[index % len(PALETTE)]),
-            customdata=[format_amount(by_key[k]["predicted_clv"], ctx.currency) if k in by_key else "" for k in keys],
+            customdata=[format_amount(by_key[k]["predicted_clv"], ctx.unit) if k in by_key else "" for k in keys],
             hovertemplate="%{x}<br>%{y:,} customers, predicted CLV %{customdata}<extra>" + label(tier) + "</extra>"))
     base_layout(fig, 440, barmode="stack", bargap=0.08,
                 title={"text": "Predicted CLV distribution", "x": 0.01, "font": {"size": 15}},

@@ -197,6 +197,11 @@ def _hostile_db(path: Path, empty: bool = False) -> Path:
     limit = "limit 0" if empty else ""
     with duckdb.connect(str(path)) as con:
         con.execute("create schema marts")
+        con.execute("create schema intermediate")
+        con.execute(f"""create table intermediate.int_order_lines_validated as
+            select 'o' || i as order_id, 'c' || i as customer_id, 'p1' as product_id, '{h}' as currency,
+                1.0 as rate_to_reporting, null::varchar as dq_reason
+            from range(4) as t(i) {limit}""")
         con.execute(f"""create table marts.data_quality_issues as
             select 'order_lines' as source_file, 'k' as record_key, '{h}' as reason from range(3) {limit}""")
         con.execute(f"""create table marts.customer_rfm as
@@ -249,6 +254,8 @@ def test_hostile_names_show_as_text_and_never_run(tmp_path, browser):
     assert HOSTILE in browser.evaluate("document.querySelector('.tile .name').textContent")
     assert HOSTILE in browser.evaluate("document.getElementById('chart-data-quality').textContent")
     assert HOSTILE in browser.evaluate("document.querySelector('#spend-distributions h2').textContent")
+    assert HOSTILE in browser.evaluate("document.querySelector('header').textContent")  # the currency
+    assert HOSTILE in browser.evaluate("document.getElementById('chart-rfm-grid').textContent")
     # Marts that are not in the database give notes.
     notes = browser.evaluate("[...document.querySelectorAll('[data-note]')].map(d => d.dataset.note)")
     assert {"clv-distribution", "clv-backtest"} <= set(notes)
