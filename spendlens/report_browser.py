@@ -89,7 +89,7 @@ class Chromium:
             binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-extensions", "--disable-default-apps", "--no-first-run", "--mute-audio",
-            "--hide-scrollbars", "--allow-file-access-from-files",
+            "--hide-scrollbars",
             # Any host name resolves to nothing: a request that leaves the machine fails (and is seen).
             "--host-resolver-rules=MAP * ~NOTFOUND",
             f"--user-data-dir={self._profile.name}", f"--window-size={width},{height}",
