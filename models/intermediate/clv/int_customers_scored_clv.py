@@ -1,0 +1,88 @@
+"""Per customer x fit period: the BG/NBD and Gamma-Gamma predictions with the parameters of
+int_clv_models_fitted (spendlens.clv_model, docs/clv.md).
+
+- 'as_of': p_alive at as-of, predicted_orders = E[purchase days in the next clv_horizon_days],
+  predicted_aov = E[spend per purchase day], predicted_clv = discounted_clv over the horizon at
+  clv_discount_rate_annual;
+- 'backtest_calibration': the same at the calibration end, with the holdout length as horizon
+  (predicted_clv undiscounted: predicted holdout spend).
+Scores are null (never NaN) unless the period's fit has status 'fitted'; model_status carries
+the period's status (purchase model first, then spend model).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from spendlens import clv_model as cm
+
+COLUMNS = ["fit_period", "customer_id", "p_alive", "predicted_orders", "predicted_aov",
+           "predicted_clv", "model_status"]
+
+
+def _params(fits: pd.DataFrame, model_name: str, names: tuple[str, ...]) -> tuple[dict | None, str]:
+    rows = fits[fits["model"] == model_name].set_index("parameter")
+    status = str(rows["status"].iloc[0])
+    if status != "fitted":
+        return None, status
+    return {name: float(rows.loc[name, "value"]) for name in names}, status
+
+
+def _nullable(values) -> pd.Series:
+    arr = np.asarray(values, dtype=float)
+    return pd.Series(arr, dtype="Float64").where(np.isfinite(arr), pd.NA)
+
+
+def score_period(summary: pd.DataFrame, fits: pd.DataFrame, horizon: float,
+                 discount_rate: float | None) -> pd.DataFrame:
+    n = len(summary)
+    x = summary["frequency"].to_numpy(dtype=float)
+    tx = summary["recency_days"].to_numpy(dtype=float)
+    T = summary["t_days"].to_numpy(dtype=float)
+    m = np.maximum(summary["monetary_value"].to_numpy(dtype=float), 0.0)
+    bg, bg_status = _params(fits, "bgnbd", cm.BGNBD_PARAMS)
+    gg, gg_status = _params(fits, "gamma_gamma", cm.GAMMA_GAMMA_PARAMS)
+    nan = np.full(n, np.nan)
+    p_alive = cm.bgnbd_p_alive(bg, x, tx, T) if bg else nan
+    orders = cm.bgnbd_expected_purchases(bg, horizon, x, tx, T) if bg and horizon > 0 else nan
+    aov = cm.gamma_gamma_expected_spend(gg, x, m) if gg else nan
+    if bg and gg and horizon > 0:
+        clv = (cm.discounted_clv(bg, gg, x, tx, T, m, horizon, discount_rate)
+               if discount_rate is not None else np.asarray(orders) * np.asarray(aov))
+    else:
+        clv = nan
+    status = bg_status if bg_status != "fitted" else gg_status
+    return pd.DataFrame({
+        "fit_period": summary["fit_period"].to_numpy(),
+        "customer_id": summary["customer_id"].to_numpy(),
+        "p_alive": _nullable(p_alive),
+        "predicted_orders": _nullable(orders),
+        "predicted_aov": _nullable(aov),
+        "predicted_clv": _nullable(clv),
+        "model_status": status,
+    }, index=range(n))
+
+
+def model(dbt, session) -> pd.DataFrame:
+    dbt.config(materialized="table")
+    horizon = float(dbt.config.get("clv_horizon_days"))
+    discount_rate = float(dbt.config.get("clv_discount_rate_annual"))
+    summary = dbt.ref("int_customers_summarised_for_clv").df()
+    fits = dbt.ref("int_clv_models_fitted").df()
+    checks = dbt.ref("int_clv_fit_periods_checked").df().set_index("fit_period")
+    parts = []
+    for period in sorted(checks.index):
+        rows = summary[summary["fit_period"] == period].reset_index(drop=True)
+        if rows.empty:
+            continue
+        if period == "as_of":
+            parts.append(score_period(rows, fits[fits["fit_period"] == period], horizon, discount_rate))
+        else:
+            holdout = float(checks.loc[period, "holdout_days"])
+            parts.append(score_period(rows, fits[fits["fit_period"] == period], holdout, None))
+    if not parts:
+        text = {"fit_period", "customer_id", "model_status"}
+        return pd.DataFrame({c: pd.Series(dtype="string" if c in text else "Float64")
+                             for c in COLUMNS})
+    return pd.concat(parts, ignore_index=True)[COLUMNS]

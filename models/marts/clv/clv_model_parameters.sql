@@ -1,0 +1,29 @@
+{#- The fitted parameters of the CLV models behind customer_value (SPEC 4.7): one row per model
+    x parameter, fitted on the history up to the as-of date; time in days, money in reporting
+    currency. -#}
+with
+
+models_fitted as (
+    select * from {{ ref('int_clv_models_fitted') }}
+    where fit_period = 'as_of'
+),
+
+fit_periods as (
+    select * from {{ ref('int_clv_fit_periods_checked') }}
+    where fit_period = 'as_of'
+),
+
+final as (
+    select
+        models_fitted.model,
+        models_fitted.parameter,
+        cast(models_fitted.value as double) as value,  -- noqa: RF04
+        models_fitted.time_unit,
+        models_fitted.status,
+        models_fitted.message,
+        fit_periods.end_date as fitted_through_date
+    from models_fitted
+    cross join fit_periods
+)
+
+select * from final
