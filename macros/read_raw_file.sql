@@ -1,7 +1,12 @@
 {#- Input files (SPEC section 2): find `<name>.csv` or `<name>.parquet` in the raw folder, check
     the required columns, and select every expected column by its lower-case name (missing
     optional columns become nulls). A missing required file or column stops the build with one
-    message that names it; a missing optional file yields no rows. -#}
+    message that names it; a missing optional file yields no rows.
+    Hostile input is data (docs/security.md): CSV is read as RFC 4180 text with a fixed comma
+    delimiter (the sniffer cannot be steered by the content), every column as text (ids keep
+    leading zeros), by the serial scanner (line breaks inside quoted values; the parallel one
+    cannot combine them with padding short rows) unless var raw_csv_parallel is true, and NUL
+    bytes are removed from text values (the one normalisation). -#}
 
 {% macro raw_path() -%}
     {%- set configured = var('raw_path', none) -%}
@@ -39,7 +44,11 @@
     {%- if file.format == 'parquet' -%}
         read_parquet({{ sql_string(file.path) }})
     {%- else -%}
-        read_csv({{ sql_string(file.path) }}, header = true, all_varchar = true, quote = '"', escape = '"', strict_mode = false, null_padding = true)
+        read_csv(
+            {{ sql_string(file.path) }}, header = true, all_varchar = true, delim = ',', quote = '"',
+            escape = '"', strict_mode = false, null_padding = true,
+            parallel = {{ 'true' if var('raw_csv_parallel', false) else 'false' }}
+        )
     {%- endif -%}
 {%- endmacro %}
 
@@ -67,8 +76,10 @@
         {%- else -%}
             {%- set described = run_query("describe select * from " ~ raw_reader(file)) -%}
             {%- set present = {} -%}
+            {%- set is_text = {} -%}
             {%- for name in described.columns[0].values() -%}
                 {%- do present.update({name | lower | trim: name}) -%}
+                {%- do is_text.update({name | lower | trim: (described.columns[1].values()[loop.index0] | upper).startswith('VARCHAR')}) -%}
             {%- endfor -%}
             {%- set missing = [] -%}
             {%- for column in required_columns if column not in present -%}
@@ -82,7 +93,9 @@
             {%- endif -%}
             select
             {%- for column in all_columns %}
-                {%- if column in present %}
+                {%- if column in present and is_text[column] %}
+                replace("{{ present[column] | replace('"', '""') }}", chr(0), '') as {{ column }}{{ "," if not loop.last }}
+                {%- elif column in present %}
                 "{{ present[column] | replace('"', '""') }}" as {{ column }}{{ "," if not loop.last }}
                 {%- else %}
                 cast(null as varchar) as {{ column }}{{ "," if not loop.last }}

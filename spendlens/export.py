@@ -48,11 +48,23 @@ def mart_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     return names
 
 
-# -- CSV: one select expression per column, so a cell-level step (e.g. neutralising spreadsheet
-# formulas) can be added in `csv_cell_expression` without touching the writer.
+# -- CSV: one select expression per column, so a cell-level step can be added in
+# `csv_cell_expression` without touching the writer.
+# Spreadsheet programs run a cell that starts with one of these as a formula (OWASP: CSV
+# injection). NUL bytes never reach a mart: the raw-file reader removes them.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_TRIGGER_PATTERN = r"^[=+@\t\r-]"  # the same set as an RE2 class (RE2 reads \t, \r)
+
+
 def csv_cell_expression(column: str, data_type: str) -> str:
-    """SQL for one CSV column. Text columns are the place for cell-level rewriting."""
-    return quote_identifier(column)
+    """SQL for one CSV column. A text cell that starts with a formula trigger gets a leading `'`
+    (the OWASP recommendation), so spreadsheet programs show it as text. Other types are not
+    touched: a number such as -5 stays a number."""
+    name = quote_identifier(column)
+    if not data_type.upper().startswith("VARCHAR"):
+        return name
+    pattern = quote_literal(_FORMULA_TRIGGER_PATTERN)
+    return f"case when regexp_matches({name}, {pattern}) then '''' || {name} else {name} end"
 
 
 def csv_select(con: duckdb.DuckDBPyConnection, mart: str) -> str:

@@ -51,9 +51,11 @@ needs_master = pytest.mark.skipif(not CDNOW_MASTER.exists(), reason=f"no {CDNOW_
 def cdnow(projects, tmp_path_factory, lifetimes_started) -> duckdb.DuckDBPyConnection:
     raw = CDNOW_RAW if (CDNOW_RAW / "order_lines.csv").exists() else projects.raw("cdnow")
     db = tmp_path_factory.mktemp("clv_cdnow") / "spendlens.duckdb"
-    # the foundation's singular test on the aggregate comes with the selection: build its parent
-    run_dbt_build(raw, db, CDNOW_VARS,
-                  select="+customer_value +clv_model_parameters +clv_backtest +int_order_lines_aggregated_to_days")
+    # only the CLV marts and their parents; "cautious": leave out the other areas' tests that
+    # also read a selected model
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DBT_INDIRECT_SELECTION", "cautious")
+        run_dbt_build(raw, db, CDNOW_VARS, select="+customer_value +clv_model_parameters +clv_backtest")
     con = duckdb.connect(str(db), read_only=True)
     yield con
     con.close()

@@ -103,7 +103,11 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
 def test_first_build_publishes_exports_and_database(home: Home) -> None:
     assert home.exports.is_symlink()
     names = sorted(p.name for p in home.exports.iterdir())
-    assert names == [f"{MART}.parquet", "spendlens.duckdb"]
+    with duckdb.connect(str(home.db), read_only=True) as con:
+        marts = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()]
+    assert MART in marts
+    assert names == sorted([*(f"{m}.parquet" for m in marts), "spendlens.duckdb"])
     assert home.count(home.exports / "spendlens.duckdb") == home.count(home.db) > 0
     assert not list((home.root / "target" / "builds").iterdir())  # the build folder was moved
 
