@@ -68,7 +68,7 @@ def pandas_baseline(raw: Path, out: Path) -> None:
     classified["segment"] = classified["segment"].replace("", np.nan).fillna("(none)")
     revenue = in_timeframe.groupby("customer_id")["spend"].sum()
     order_count = in_timeframe[in_timeframe["is_purchase"]].groupby("customer_id")["order_id"].count()
-    classified["revenue"] = classified["customer_id"].map(revenue).fillna(0.0)
+    classified["revenue"] = classified["customer_id"].map(revenue).fillna(0.0).round(6)
     classified["order_count"] = classified["customer_id"].map(order_count).fillna(0).astype(int)
     by_segment = classified.groupby("segment")["revenue"]
     # customers with strictly more revenue = (rank with ties at their lowest position) - 1

@@ -137,6 +137,9 @@ def _metrics_at(day: pd.Timestamp, orders: pd.DataFrame, customers: pd.DataFrame
         / frame["previous_revenue"].where(frame["previous_revenue"] > 0),
         np.nan,
     )
+    # revenue is compared at 6 decimals, as the model rounds it, so float noise cannot split ties
+    frame["revenue"] = frame["revenue"].round(6)
+    frame["previous_revenue"] = frame["previous_revenue"].round(6)
     group = frame.groupby("segment")["revenue"]
     frame["revenue_rank"] = (
         100.0 * (group.rank(method="min", ascending=False) - 1) / group.transform("size")

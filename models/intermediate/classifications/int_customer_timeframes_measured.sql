@@ -61,16 +61,17 @@ measured as (
                     then 1
             end
         ) as previous_order_day_count,
-        coalesce(sum(
+        {#- money sums rounded to 6 decimals: float noise must not split ties in revenue_rank -#}
+        round(coalesce(sum(
             case when customer_days.order_date >= timeframes.timeframe_start then customer_days.spend_amount end
-        ), 0) as revenue,
-        coalesce(sum(
+        ), 0), 6) as revenue,
+        round(coalesce(sum(
             case
                 when customer_days.order_date between timeframes.previous_timeframe_start
                     and timeframes.previous_timeframe_end
                     then customer_days.spend_amount
             end
-        ), 0) as previous_revenue,
+        ), 0), 6) as previous_revenue,
         coalesce(sum(
             case when customer_days.order_date >= timeframes.timeframe_start then customer_days.purchase_order_count end
         ), 0) as order_count
