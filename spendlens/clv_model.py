@@ -51,10 +51,18 @@ __all__ = [
     "bgnbd_log_likelihood",
     "bgnbd_p_alive",
     "discounted_clv",
+    "expected_purchases",
+    "expected_purchases_new",
     "fit_bgnbd",
     "fit_gamma_gamma",
+    "fit_nbd",
     "gamma_gamma_expected_spend",
     "gamma_gamma_log_likelihood",
+    "nbd_expected_purchases",
+    "nbd_expected_purchases_new",
+    "nbd_log_likelihood",
+    "p_alive",
+    "purchase_model",
     "summarize_transactions",
 ]
 
@@ -62,6 +70,7 @@ FloatArray = NDArray[np.float64]
 Result = float | FloatArray
 
 BGNBD_PARAMS = ("r", "alpha", "a", "b")
+NBD_PARAMS = ("r", "alpha")
 GAMMA_GAMMA_PARAMS = ("p", "q", "v")
 
 #: Length of one discounting step of :func:`discounted_clv`, in days (lifetimes' "month").
@@ -79,6 +88,12 @@ _GRAD_TOL = 1e-5
 # fits have 3e-3, a data set without repeat buyers 1e-10). Step of its finite differences.
 _MIN_CURVATURE = 1e-7
 _HESS_STEP = 1e-3
+# BG/NBD -> NBD fallback (fit_bgnbd): the BG/NBD end point counts as "at the no-dropout
+# boundary" when the mean dropout probability a/(a+b) is below _NO_DROPOUT_MEAN, and the NBD
+# (the limit) is accepted when its log-likelihood (a sum over customers) is within
+# _NBD_LL_TOL of the BG/NBD's best (at the boundary the NBD's is the supremum).
+_NO_DROPOUT_MEAN = 1e-4
+_NBD_LL_TOL = 0.01
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,11 @@ class FitResult:
             positive definite (smallest eigenvalue above 1e-7 per customer, so the parameters
             are identified).
         message: what happened, in words (including rows excluded by a documented filter).
+        model: which model ``params`` belong to: ``"bgnbd"``, ``"nbd"`` or ``"gamma_gamma"``.
+            :func:`fit_bgnbd` returns ``"nbd"`` (params r, alpha only) when the BG/NBD
+            likelihood is maximal at its no-dropout limit (see :func:`fit_bgnbd`); the
+            purchase-model functions (:func:`expected_purchases`, :func:`p_alive`,
+            :func:`discounted_clv`) dispatch on it.
     """
 
     params: dict[str, float]
@@ -103,6 +123,7 @@ class FitResult:
     n: int
     converged: bool
     message: str
+    model: str = ""
 
 
 @dataclass(frozen=True)
@@ -401,6 +422,7 @@ def fit_bgnbd(
     recency: ArrayLike,
     T: ArrayLike,
     weights: ArrayLike | None = None,
+    nbd_fallback: bool = True,
 ) -> FitResult:
     r"""Fit the BG/NBD model by maximum likelihood.
 
@@ -418,6 +440,18 @@ def fit_bgnbd(
         recency: t_x, time of the last purchase since the first (0 when x = 0).
         T: time from the first purchase to the end of calibration (T >= t_x).
         weights: optional number of customers each row stands for (default 1 each).
+        nbd_fallback: fall back to the NBD at the no-dropout limit (below).
+
+    **No-dropout limit.** When p ~ Beta(a, b) concentrates at 0 (a -> 0 and/or b -> inf,
+    mean a/(a+b) -> 0), the BG/NBD likelihood tends to the NBD's (:func:`nbd_log_likelihood`):
+    nobody drops out. If the data put the maximum there, the BG/NBD fit cannot converge (the
+    supremum is not attained, the parameters run off). With ``nbd_fallback`` (default), a
+    fit that did not converge is replaced by :func:`fit_nbd` when (1) the BG/NBD end point has
+    a/(a+b) < 1e-4 and (2) the NBD fit converges with a log-likelihood within 0.01 of the
+    BG/NBD end point's (the NBD's is the supremum being approached). The result then has
+    ``model="nbd"``, params r and alpha only, ``converged=True`` and a message starting with
+    ``"no dropout: NBD limit"`` that gives both log-likelihoods. Any other non-convergence is
+    returned as is (``model="bgnbd"``, ``converged=False``).
 
     Raises:
         ValueError: on an empty input, on rows outside the domain (listed), or if every T is 0.
@@ -461,8 +495,28 @@ def fit_bgnbd(
     with np.errstate(all="ignore"):
         ll, _ = _bgnbd_ll_rows(r, alpha_s / scale, a, b, x, tx, T_)
     log_lik = float(w @ ll)
-    return FitResult(params, log_lik, int(round(w.sum())), converged and math.isfinite(log_lik),
-                     message)
+    converged = converged and math.isfinite(log_lik)
+    if not converged and nbd_fallback and math.isfinite(log_lik):
+        dropout_mean = a / (a + b)
+        if dropout_mean < _NO_DROPOUT_MEAN:
+            nbd = fit_nbd(x, T_, w)
+            if nbd.converged and abs(nbd.log_likelihood - log_lik) <= _NBD_LL_TOL:
+                return FitResult(
+                    nbd.params,
+                    nbd.log_likelihood,
+                    nbd.n,
+                    True,
+                    f"no dropout: NBD limit (BG/NBD end point a/(a+b) = {dropout_mean:.2g}, "
+                    f"log-likelihood {log_lik:.6f}; NBD log-likelihood "
+                    f"{nbd.log_likelihood:.6f}); NBD {nbd.message}",
+                    "nbd",
+                )
+            message += (
+                f"; the end point is near the no-dropout limit (a/(a+b) = {dropout_mean:.2g}) "
+                f"but the NBD fit does not match it (NBD converged={nbd.converged}, "
+                f"log-likelihood {nbd.log_likelihood:.6f} vs {log_lik:.6f})"
+            )
+    return FitResult(params, log_lik, int(round(w.sum())), converged, message, "bgnbd")
 
 
 def bgnbd_p_alive(
@@ -687,6 +741,183 @@ def bgnbd_expected_purchases_new(params: Mapping[str, float] | FitResult, t: Arr
 
 
 # --------------------------------------------------------------------------------------------
+# NBD (the BG/NBD without dropout)
+
+
+def _valid_nbd_rows(x: FloatArray, T: FloatArray) -> NDArray[np.bool_]:
+    with np.errstate(invalid="ignore"):
+        return _is_count(x) & np.isfinite(T) & (T >= 0)
+
+
+def _nbd_ll_rows(
+    r: float, alpha: float, x: FloatArray, T: FloatArray, with_grad: bool = False
+) -> tuple[FloatArray, FloatArray | None]:
+    """Per-row NBD log-likelihood and (optionally) its gradient in (ln r, ln alpha)."""
+    log_aT = np.log(alpha + T)
+    ll = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) - (r + x) * log_aT
+    if not with_grad:
+        return ll, None
+    d_r = special.digamma(r + x) - special.digamma(r) + np.log(alpha) - log_aT
+    d_alpha = r / alpha - (r + x) / (alpha + T)
+    return ll, np.stack([d_r * r, d_alpha * alpha])
+
+
+def nbd_log_likelihood(
+    params: Mapping[str, float] | FitResult, frequency: ArrayLike, T: ArrayLike
+) -> Result:
+    r"""Per-customer NBD log-likelihood: Poisson purchases with rate
+    :math:`\lambda \sim \text{Gamma}(r, \alpha)`, nobody drops out.
+
+    .. math::
+
+        \ln L = \ln\Gamma(r+x) - \ln\Gamma(r) + r\ln\alpha - (r+x)\ln(\alpha+T)
+
+    This is the density of the x purchase times in (0, T] (the same data as the BG/NBD's, whose
+    likelihood tends to this one as a/(a+b) -> 0; the two are directly comparable). It does
+    not depend on t_x. NaN rows: frequency not a non-negative integer, T negative or not
+    finite.
+    """
+    r, alpha = _unpack(params, NBD_PARAMS)
+    scalar, (x, T_) = _floats(frequency, T)
+    ok = _valid_nbd_rows(x, T_)
+    out = np.full(x.shape, np.nan)
+    with np.errstate(all="ignore"):
+        out[ok] = _nbd_ll_rows(r, alpha, x[ok], T_[ok])[0]
+    return _finish(out, scalar)
+
+
+def fit_nbd(frequency: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None) -> FitResult:
+    r"""Fit the NBD by maximum likelihood (:func:`nbd_log_likelihood`).
+
+    Same optimiser as :func:`fit_bgnbd`: ln r, ln alpha with analytic gradients, L-BFGS-B
+    (Nelder-Mead first where that fails), up to three starts, time rescaled so that max T = 10,
+    identical rows merged, the same convergence checks. ``alpha`` and the log-likelihood are
+    returned in the caller's time unit; ``model="nbd"``. Without any repeat purchase the
+    likelihood grows as r -> 0 (converged=False). When every customer has the same purchase
+    rate (under-dispersion), r -> inf: also reported as not converged.
+
+    Raises:
+        ValueError: on an empty input, rows outside the domain (listed), or every T being 0.
+    """
+    _, (x, T_) = _floats(frequency, T)
+    w = _weights(weights, x.shape)
+    ok = _valid_nbd_rows(x, T_)
+    if not np.all(ok):
+        raise ValueError("fit_nbd: " + _describe_bad(ok, "frequency a count >= 0, T >= 0, finite"))
+    if x.size == 0 or w.sum() <= 0:
+        raise ValueError("fit_nbd: no customers to fit")
+    t_max = float(T_[w > 0].max())
+    if t_max <= 0:
+        raise ValueError("fit_nbd: every T is 0, the data hold no observation time")
+    scale = 10.0 / t_max
+    (cx, cT), cw = _compress([x, T_ * scale], w)
+    total = float(cw.sum())
+
+    def value_only(theta: FloatArray) -> float:
+        r, alpha = np.exp(theta)
+        val = -float(cw @ _nbd_ll_rows(r, alpha, cx, cT)[0]) / total
+        return val if np.isfinite(val) else np.inf
+
+    def objective(theta: FloatArray) -> tuple[float, FloatArray]:
+        r, alpha = np.exp(theta)
+        ll, grad = _nbd_ll_rows(r, alpha, cx, cT, with_grad=True)
+        assert grad is not None
+        val = -float(cw @ ll) / total
+        if not np.isfinite(val):
+            return np.inf, np.zeros_like(theta)
+        return val, -(grad @ cw) / total
+
+    starts = [np.log(s) for s in ([1.0, 1.0], [0.25, 4.0], [5.0, 0.5])]
+    theta, _, converged, message = _maximise(value_only, objective, starts, NBD_PARAMS)
+    r, alpha_s = (float(v) for v in np.exp(theta))
+    params = {"r": r, "alpha": alpha_s / scale}
+    with np.errstate(all="ignore"):
+        log_lik = float(w @ _nbd_ll_rows(r, alpha_s / scale, x, T_)[0])
+    return FitResult(params, log_lik, int(round(w.sum())), converged and math.isfinite(log_lik),
+                     message, "nbd")
+
+
+def nbd_expected_purchases(
+    params: Mapping[str, float] | FitResult, t: ArrayLike, frequency: ArrayLike, T: ArrayLike
+) -> Result:
+    r"""Conditional expected purchases in (T, T+t] under the NBD.
+
+    The posterior of the rate after x purchases in (0, T] is Gamma(r+x, alpha+T), and nobody
+    drops out, so
+
+    .. math:: E[X(T, T+t) \mid x, T] = \frac{r + x}{\alpha + T}\, t
+
+    NaN rows: frequency not a non-negative integer, T < 0, t < 0, any non-finite input.
+    """
+    r, alpha = _unpack(params, NBD_PARAMS)
+    scalar, (t_, x, T_) = _floats(t, frequency, T)
+    with np.errstate(invalid="ignore"):
+        ok = _valid_nbd_rows(x, T_) & np.isfinite(t_) & (t_ >= 0)
+    out = np.full(x.shape, np.nan)
+    out[ok] = (r + x[ok]) / (alpha + T_[ok]) * t_[ok]
+    return _finish(out, scalar)
+
+
+def nbd_expected_purchases_new(params: Mapping[str, float] | FitResult, t: ArrayLike) -> Result:
+    r"""Unconditional expected purchases in (0, t] of a new customer under the NBD:
+    :math:`E[X(t)] = r t / \alpha`. NaN where t < 0 or not finite."""
+    scalar, (t_,) = _floats(t)
+    zeros = np.zeros_like(t_)
+    return _finish(np.asarray(nbd_expected_purchases(params, t_, zeros, zeros)), scalar)
+
+
+# --------------------------------------------------------------------------------------------
+# purchase model dispatch (BG/NBD or its no-dropout limit, the NBD)
+
+
+def purchase_model(params: Mapping[str, float] | FitResult) -> str:
+    """``"bgnbd"`` or ``"nbd"``: the model of a :class:`FitResult` (its ``model`` field), or of
+    a mapping (``"bgnbd"`` if it has ``a`` or ``b``, else ``"nbd"``)."""
+    if isinstance(params, FitResult) and params.model in ("bgnbd", "nbd"):
+        return params.model
+    values = params.params if isinstance(params, FitResult) else params
+    return "bgnbd" if ("a" in values or "b" in values) else "nbd"
+
+
+def p_alive(
+    params: Mapping[str, float] | FitResult,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+) -> Result:
+    """P(alive at T): :func:`bgnbd_p_alive`, or 1 under the NBD (nobody drops out). The NaN
+    rows are the BG/NBD's for both models (the same summary is valid for both)."""
+    if purchase_model(params) == "bgnbd":
+        return bgnbd_p_alive(params, frequency, recency, T)
+    _unpack(params, NBD_PARAMS)
+    scalar, (x, tx, T_) = _floats(frequency, recency, T)
+    return _finish(np.where(_valid_bgnbd_rows(x, tx, T_), 1.0, np.nan), scalar)
+
+
+def expected_purchases(
+    params: Mapping[str, float] | FitResult,
+    t: ArrayLike,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+) -> Result:
+    """E[purchases in (T, T+t] | x, t_x, T]: :func:`bgnbd_expected_purchases` or
+    :func:`nbd_expected_purchases` (t_x unused, but rows invalid for the BG/NBD are NaN)."""
+    if purchase_model(params) == "bgnbd":
+        return bgnbd_expected_purchases(params, t, frequency, recency, T)
+    scalar, (t_, x, tx, T_) = _floats(t, frequency, recency, T)
+    out = np.asarray(nbd_expected_purchases(params, t_, x, T_), dtype=np.float64)
+    return _finish(np.where(_valid_bgnbd_rows(x, tx, T_), out, np.nan), scalar)
+
+
+def expected_purchases_new(params: Mapping[str, float] | FitResult, t: ArrayLike) -> Result:
+    """E[repeat purchases in (0, t]] of a new customer, for either purchase model."""
+    if purchase_model(params) == "bgnbd":
+        return bgnbd_expected_purchases_new(params, t)
+    return nbd_expected_purchases_new(params, t)
+
+
+# --------------------------------------------------------------------------------------------
 # Gamma-Gamma
 
 
@@ -797,7 +1028,7 @@ def fit_gamma_gamma(
     if q <= 1:
         notes.append(f"q = {q:.4g} <= 1: the population mean spend v p/(q-1) is undefined")
     return FitResult(params, log_lik, int(round(w.sum())), converged and math.isfinite(log_lik),
-                     "; ".join(notes))
+                     "; ".join(notes), "gamma_gamma")
 
 
 def gamma_gamma_expected_spend(
@@ -858,7 +1089,7 @@ def discounted_clv(
             \frac{E[Y(s_k)] - E[Y(s_{k-1})]}{(1 + d)^{s_k / 30}},
         \qquad d = (1 + d_{\text{annual}})^{1/12} - 1,\ K = \lceil H / 30 \rceil
 
-    with :math:`E[Y(\cdot)]` from :func:`bgnbd_expected_purchases` (times converted with
+    with :math:`E[Y(\cdot)]` from :func:`expected_purchases` (BG/NBD or NBD; times converted with
     ``time_unit_days``) and :math:`E[Z]` from :func:`gamma_gamma_expected_spend`. Purchases
     of a step are discounted at its end. For a horizon that is a multiple of 30 days this is
     exactly lifetimes 0.11.3 ``GammaGammaFitter.customer_lifetime_value(..., time=H/30,
@@ -866,7 +1097,8 @@ def discounted_clv(
     a 13th, 5-day step discounted by (1+d)^(365/30).
 
     Args:
-        params_bgnbd: BG/NBD parameters (alpha in units of ``time_unit_days`` days).
+        params_bgnbd: purchase-model parameters, BG/NBD or NBD (see :func:`purchase_model`;
+            alpha in units of ``time_unit_days`` days).
         params_gg: Gamma-Gamma parameters.
         frequency, recency, T, monetary_value: the calibration summary (recency and T in units
             of ``time_unit_days`` days, e.g. 7 for weeks).
@@ -876,7 +1108,7 @@ def discounted_clv(
 
     Returns:
         CLV per customer in money units, >= 0. NaN rows: any row NaN in
-        :func:`bgnbd_expected_purchases` or :func:`gamma_gamma_expected_spend`.
+        :func:`expected_purchases` or :func:`gamma_gamma_expected_spend`.
 
     Raises:
         ValueError: horizon_days, annual_discount_rate or time_unit_days out of range.
@@ -897,7 +1129,7 @@ def discounted_clv(
     previous = np.zeros(x.shape)
     for end in ends:
         cum = np.asarray(
-            bgnbd_expected_purchases(params_bgnbd, end / time_unit_days, x, tx, T_),
+            expected_purchases(params_bgnbd, end / time_unit_days, x, tx, T_),
             dtype=np.float64,
         )
         total += (cum - previous) / (1.0 + monthly) ** (end / CLV_STEP_DAYS)

@@ -540,3 +540,141 @@ def test_own_fit_predictions_close_to_lifetimes(
     np.testing.assert_allclose(cm.bgnbd_p_alive(bg, f, r, T), ref["p_alive"], rtol=1e-4)
     clv = cm.discounted_clv(bg, gg, f, r, T, m, 360, ANNUAL_DISCOUNT)
     np.testing.assert_allclose(clv, ref["clv"], rtol=1e-4)
+
+
+# ------------------------------------------------------------------------------------------
+# 5. NBD: the BG/NBD's no-dropout limit, and the fallback of fit_bgnbd
+
+NBD_TRUE = {"r": 0.8, "alpha": 20.0}
+
+
+def _simulate_no_dropout(seed: int, n: int = 5000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Poisson purchases, rate ~ Gamma(0.8, 20 days), nobody drops out; T in 100..400 days.
+    Repeat purchase times are uniform on (0, T], so t_x is the largest of x uniforms."""
+    rng = np.random.default_rng(seed)
+    T = rng.integers(100, 401, n).astype(float)
+    lam = rng.gamma(NBD_TRUE["r"], 1 / NBD_TRUE["alpha"], n)
+    x = rng.poisson(lam * T).astype(float)
+    tx = np.where(x > 0, T * rng.beta(np.maximum(x, 1.0), 1.0), 0.0)
+    return x, tx, T
+
+
+def test_nbd_log_likelihood_by_hand() -> None:
+    r, alpha, x, T = 0.8, 20.0, 3.0, 150.0
+    by_hand = (math.lgamma(r + x) - math.lgamma(r) + r * math.log(alpha)
+               - (r + x) * math.log(alpha + T))
+    assert cm.nbd_log_likelihood(NBD_TRUE, x, T) == pytest.approx(by_hand, rel=1e-14)
+    # it is the BG/NBD's limit as a/(a+b) -> 0 (t_x does not matter there)
+    limit = cm.bgnbd_log_likelihood({**NBD_TRUE, "a": 1e-12, "b": 1.0}, x, 40.0, T)
+    assert limit == pytest.approx(by_hand, abs=1e-9)
+    got = cm.nbd_log_likelihood(NBD_TRUE, [1.5, -1, 2, 2], [10.0, 10.0, -1.0, np.inf])
+    assert np.isnan(got).all()
+
+
+def test_nbd_fit_recovers_simulated_parameters() -> None:
+    x, _, T = _simulate_no_dropout(20050101)
+    fit = cm.fit_nbd(x, T)
+    assert fit.converged, fit.message
+    assert fit.model == "nbd" and fit.n == 5000
+    assert fit.params["r"] == pytest.approx(NBD_TRUE["r"], rel=0.05)
+    assert fit.params["alpha"] == pytest.approx(NBD_TRUE["alpha"], rel=0.06)
+    # a maximum: at least as likely as the true parameters, and the sum of the per-customer terms
+    per_customer = cm.nbd_log_likelihood(fit, x, T)
+    assert float(np.sum(per_customer)) == pytest.approx(fit.log_likelihood, rel=1e-12)
+    assert fit.log_likelihood >= float(np.sum(cm.nbd_log_likelihood(NBD_TRUE, x, T)))
+    # alpha scales with the time unit, r does not
+    weeks = cm.fit_nbd(x, T / 7)
+    assert weeks.params["alpha"] == pytest.approx(fit.params["alpha"] / 7, rel=1e-5)
+    assert weeks.params["r"] == pytest.approx(fit.params["r"], rel=1e-5)
+
+
+def test_nbd_conditional_expectation_matches_simulation() -> None:
+    # customers of age T = 200 days; among those with x repeat purchases, the mean number of
+    # purchases in the next t = 90 days must be (r + x) / (alpha + T) * t
+    rng = np.random.default_rng(7)
+    n, T, t = 1_000_000, 200.0, 90.0
+    lam = rng.gamma(NBD_TRUE["r"], 1 / NBD_TRUE["alpha"], n)
+    x = rng.poisson(lam * T)
+    y = rng.poisson(lam * t)
+    for k in (0, 2, 8, 20):
+        sel = y[x == k]
+        se = sel.std() / math.sqrt(len(sel))
+        expected = cm.nbd_expected_purchases(NBD_TRUE, t, k, T)
+        assert expected == pytest.approx((NBD_TRUE["r"] + k) / (NBD_TRUE["alpha"] + T) * t)
+        assert abs(sel.mean() - expected) < 4 * se, (k, sel.mean(), expected, se)
+    # unconditional: r t / alpha, the mean over everyone
+    assert cm.nbd_expected_purchases_new(NBD_TRUE, T) == pytest.approx(0.8 * 200 / 20)
+    assert abs(x.mean() - cm.nbd_expected_purchases_new(NBD_TRUE, T)) < 4 * x.std() / math.sqrt(n)
+
+
+def test_purchase_model_dispatch() -> None:
+    x = np.array([0.0, 3.0, 3.0])
+    tx = np.array([0.0, 50.0, 60.0])  # the last row is invalid (t_x > T)
+    T = np.array([100.0, 55.0, 55.0])
+    assert cm.purchase_model(NBD_TRUE) == "nbd"
+    assert cm.purchase_model(CDNOW_PARAMS) == "bgnbd"
+    alive = cm.p_alive(NBD_TRUE, x, tx, T)
+    np.testing.assert_array_equal(alive[:2], [1.0, 1.0])
+    assert np.isnan(alive[2])
+    got = cm.expected_purchases(NBD_TRUE, 30.0, x, tx, T)
+    np.testing.assert_allclose(got[:2], (0.8 + x[:2]) / (20.0 + T[:2]) * 30.0, rtol=1e-14)
+    assert np.isnan(got[2])
+    np.testing.assert_allclose(cm.expected_purchases(CDNOW_PARAMS, 30.0, x[:2], tx[:2], T[:2]),
+                               cm.bgnbd_expected_purchases(CDNOW_PARAMS, 30.0, x[:2], tx[:2], T[:2]))
+    assert cm.expected_purchases_new(NBD_TRUE, 10.0) == pytest.approx(0.4)
+    # CLV with the NBD: with no discount it telescopes to E[Z] (r + x) H / (alpha + T)
+    gg = {"p": 6.25, "q": 3.74, "v": 15.44}
+    m = np.array([0.0, 30.0])
+    clv = cm.discounted_clv(NBD_TRUE, gg, x[:2], tx[:2], T[:2], m, 365.0, 0.0)
+    spend = cm.gamma_gamma_expected_spend(gg, x[:2], m)
+    np.testing.assert_allclose(clv, spend * (0.8 + x[:2]) / (20.0 + T[:2]) * 365.0, rtol=1e-12)
+    # discounted: the 13 steps of 30 days (the last 5) each discounted at their end
+    d = 1.1 ** (1 / 12) - 1
+    ends = np.minimum(30.0 * np.arange(1, 14), 365.0)
+    steps = np.diff(np.concatenate([[0.0], ends]))
+    factor = float(np.sum(steps / (1 + d) ** (ends / 30)))
+    got = cm.discounted_clv(NBD_TRUE, gg, x[:2], tx[:2], T[:2], m, 365.0, 0.10)
+    np.testing.assert_allclose(got, spend * (0.8 + x[:2]) / (20.0 + T[:2]) * factor, rtol=1e-12)
+
+
+def test_bgnbd_falls_back_to_the_nbd_without_dropout() -> None:
+    x, tx, T = _simulate_no_dropout(20050101)
+    fit = cm.fit_bgnbd(x, tx, T)
+    nbd = cm.fit_nbd(x, T)
+    assert fit.converged and fit.model == "nbd", fit.message
+    assert fit.message.startswith("no dropout: NBD limit")
+    assert set(fit.params) == {"r", "alpha"}
+    for name in ("r", "alpha"):
+        assert fit.params[name] == pytest.approx(nbd.params[name], rel=1e-9)
+    assert fit.log_likelihood == pytest.approx(nbd.log_likelihood, rel=1e-12)
+    # without the fallback: not converged, the end point has (almost) no dropout and its
+    # log-likelihood is the NBD's, the supremum it approaches
+    raw = cm.fit_bgnbd(x, tx, T, nbd_fallback=False)
+    assert not raw.converged and raw.model == "bgnbd"
+    assert raw.params["a"] / (raw.params["a"] + raw.params["b"]) < 1e-4
+    assert raw.log_likelihood == pytest.approx(nbd.log_likelihood, abs=0.01)
+    assert raw.log_likelihood <= nbd.log_likelihood + 1e-6
+    # the predictions of the end point are the NBD's
+    np.testing.assert_allclose(cm.expected_purchases(raw, 90.0, x[:50], tx[:50], T[:50]),
+                               cm.expected_purchases(fit, 90.0, x[:50], tx[:50], T[:50]),
+                               rtol=1e-4)
+
+
+@needs_summary
+def test_no_fallback_on_cdnow(cdnow_summary: pd.DataFrame) -> None:
+    d = cdnow_summary
+    fit = cm.fit_bgnbd(d["frequency"], d["recency"], d["T"])
+    assert fit.converged and fit.model == "bgnbd", fit.message
+    assert fit.params["r"] == pytest.approx(PUBLISHED_BGNBD["r"], rel=5e-3)
+    assert fit.params["a"] == pytest.approx(PUBLISHED_BGNBD["a"], rel=5e-3)
+    # the dropout is real: the no-dropout NBD is far less likely
+    nbd = cm.fit_nbd(d["frequency"], d["T"])
+    assert nbd.converged
+    assert nbd.log_likelihood < fit.log_likelihood - 100
+
+
+def test_unidentified_bgnbd_does_not_fall_back() -> None:
+    # nobody came back: the NBD does not converge either (r -> 0), so no fallback
+    fit = cm.fit_bgnbd(np.zeros(50), np.zeros(50), np.linspace(10, 40, 50))
+    assert not fit.converged and fit.model == "bgnbd"
+    assert not cm.fit_nbd(np.zeros(50), np.linspace(10, 40, 50)).converged

@@ -4,9 +4,13 @@ int_customers_summarised_for_clv, once per fit period ('as_of', 'backtest_calibr
 The one dbt Python model of the project's maths (STYLE.md): the formulas live in
 spendlens.clv_model (docs/clv.md). Long output, one row per fit period x model x parameter:
 the estimates (r, alpha, a, b; p, q, v), log_likelihood, customers and converged (1/0), with
-the fit's status ('fitted', 'ineligible: <rules>', 'not converged: <why>') and message.
+the fit's status ('fitted', 'fitted (no dropout: NBD limit)', 'ineligible: <rules>',
+'not converged: <why>') and message.
 Values are null (never NaN) when there is no fit; a fit that did not converge keeps its finite
 end point for diagnosis, but its status says it must not be used (scores are then null).
+'fitted (no dropout: NBD limit)': the BG/NBD likelihood is maximal at its no-dropout limit, the
+NBD (clv_model.fit_bgnbd's fallback); r and alpha are the NBD's, a = 0 (no dropout) and b is
+null (not identified), log_likelihood is the NBD's (the BG/NBD supremum); scores use the NBD.
 Time unit: days (alpha). Money: reporting currency (v).
 """
 
@@ -21,6 +25,9 @@ from spendlens import clv_model as cm
 
 MODELS = {"bgnbd": cm.BGNBD_PARAMS, "gamma_gamma": cm.GAMMA_GAMMA_PARAMS}
 COLUMNS = ["fit_period", "model", "parameter", "value", "time_unit", "status", "message"]
+#: Status of a BG/NBD fit replaced by its no-dropout limit, the NBD (a fitted status: it starts
+#: with 'fitted'; int_customers_scored_clv scores it with the NBD).
+NBD_LIMIT_STATUS = "fitted (no dropout: NBD limit)"
 
 
 def _rows(period: str, model: str, fit: cm.FitResult | None, status: str, message: str) -> list:
@@ -28,6 +35,8 @@ def _rows(period: str, model: str, fit: cm.FitResult | None, status: str, messag
     values.update(log_likelihood=None, customers=None, converged=None)
     if fit is not None:
         values.update(fit.params)
+        if fit.model == "nbd":  # the BG/NBD's no-dropout limit: p ~ Beta(a -> 0, b), b free
+            values.update(a=0.0, b=None)
         values.update(log_likelihood=fit.log_likelihood, customers=float(fit.n),
                       converged=1.0 if fit.converged else 0.0)
     return [
@@ -44,6 +53,8 @@ def _fit(fitter, *columns) -> tuple[cm.FitResult | None, str, str]:
         return None, f"not converged: {error}", str(error)
     if not fit.converged:
         return fit, f"not converged: {fit.message}", fit.message
+    if fit.model == "nbd":
+        return fit, NBD_LIMIT_STATUS, fit.message
     return fit, "fitted", fit.message
 
 

@@ -6,8 +6,11 @@ int_clv_models_fitted (spendlens.clv_model, docs/clv.md).
   clv_discount_rate_annual;
 - 'backtest_calibration': the same at the calibration end, with the holdout length as horizon
   (predicted_clv undiscounted: predicted holdout spend).
-Scores are null (never NaN) unless the period's fit has status 'fitted'; model_status carries
-the period's status (purchase model first, then spend model).
+Scores are null (never NaN) unless the period's fit has a fitted status ('fitted', or for the
+purchase model 'fitted (no dropout: NBD limit)': then the NBD is used, P(alive) = 1 and
+E[purchases] = (r + x) t / (alpha + T)); model_status carries the period's status (purchase
+model first, then spend model), with any fitted status written as 'fitted' (the SPEC's value;
+clv_model_parameters.status says which purchase model was fitted).
 """
 
 from __future__ import annotations
@@ -21,9 +24,15 @@ COLUMNS = ["fit_period", "customer_id", "p_alive", "predicted_orders", "predicte
            "predicted_clv", "model_status"]
 
 
+NBD_LIMIT_STATUS = "fitted (no dropout: NBD limit)"  # as in int_clv_models_fitted
+
+
 def _params(fits: pd.DataFrame, model_name: str, names: tuple[str, ...]) -> tuple[dict | None, str]:
     rows = fits[fits["model"] == model_name].set_index("parameter")
     status = str(rows["status"].iloc[0])
+    if status == NBD_LIMIT_STATUS and model_name == "bgnbd":
+        # no-dropout limit: the NBD's r and alpha (a mapping without a, b is an NBD for clv_model)
+        return {name: float(rows.loc[name, "value"]) for name in cm.NBD_PARAMS}, "fitted"
     if status != "fitted":
         return None, status
     return {name: float(rows.loc[name, "value"]) for name in names}, status
@@ -44,8 +53,8 @@ def score_period(summary: pd.DataFrame, fits: pd.DataFrame, horizon: float,
     bg, bg_status = _params(fits, "bgnbd", cm.BGNBD_PARAMS)
     gg, gg_status = _params(fits, "gamma_gamma", cm.GAMMA_GAMMA_PARAMS)
     nan = np.full(n, np.nan)
-    p_alive = cm.bgnbd_p_alive(bg, x, tx, T) if bg else nan
-    orders = cm.bgnbd_expected_purchases(bg, horizon, x, tx, T) if bg and horizon > 0 else nan
+    p_alive = cm.p_alive(bg, x, tx, T) if bg else nan
+    orders = cm.expected_purchases(bg, horizon, x, tx, T) if bg and horizon > 0 else nan
     aov = cm.gamma_gamma_expected_spend(gg, x, m) if gg else nan
     if bg and gg and horizon > 0:
         clv = (cm.discounted_clv(bg, gg, x, tx, T, m, horizon, discount_rate)
