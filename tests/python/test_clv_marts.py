@@ -362,22 +362,26 @@ def test_eligibility_rules_recomputed_on_generated(connect) -> None:
         assert f"{len(days)} purchasing customers < clv_min_customers 500" in row["ineligible_reason"]
 
 
-def test_unconverged_fit_says_so_and_writes_no_nan(connect) -> None:
+def test_no_dropout_boundary_falls_back_to_the_nbd_limit(connect) -> None:
     # Superstore (793 customers, 4 years, nearly everybody buys again): the BG/NBD likelihood
-    # is maximal where nobody drops out (a -> 0, b -> inf), a boundary the fit reports.
+    # is maximal where nobody drops out (a -> 0, b -> inf); that limit is the NBD model, which is
+    # fitted instead: everybody alive, E[X(t) | x, T] = (r + x) / (alpha + T) * t.
     con = connect("superstore")
     params = _frame(con, "select * from marts.clv_model_parameters")
     bg = params[params["model"] == "bgnbd"]
-    cv = _frame(con, "select * from marts.customer_value")
-    if (bg["status"] == "fitted").all():
-        pytest.skip("the Superstore BG/NBD fit converged")
-    assert bg["status"].str.startswith("not converged: ").all()
-    assert bg.set_index("parameter").loc["converged", "value"] == 0
+    assert (bg["status"] == "fitted (no dropout: NBD limit)").all()
+    values = bg.set_index("parameter")["value"]
+    assert values["converged"] == 1 and values["a"] == 0 and pd.isna(values["b"])
     assert np.isfinite(params["value"].dropna()).all()
-    assert cv["model_status"].str.startswith("not converged: ").all()
-    assert cv["predicted_clv"].isna().all() and cv["p_alive"].isna().all()
-    # historic value is still there: net spend per customer
+    cv = _frame(con, "select * from marts.customer_value").set_index("customer_id")
+    assert (cv["model_status"] == "fitted").all()
+    assert (cv["p_alive"] == 1).all() and (cv["churn_risk"] == 0).all()
+    horizon = 365
+    expected = (values["r"] + cv["frequency"]) / (values["alpha"] + cv["t_days"]) * horizon
+    np.testing.assert_allclose(cv["predicted_orders"], expected, rtol=1e-9)
+    assert cv["predicted_clv"].notna().all()
+    # historic value: net spend per customer
     lines = _frame(con, "select customer_id, spend_amount from intermediate.int_order_lines_validated "
                         "where dq_reason is null")
     spend = lines.groupby("customer_id")["spend_amount"].sum()
-    np.testing.assert_allclose(cv.set_index("customer_id").loc[spend.index, "historic_clv"], spend, rtol=1e-9)
+    np.testing.assert_allclose(cv.loc[spend.index, "historic_clv"], spend, rtol=1e-9)
