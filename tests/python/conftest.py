@@ -30,6 +30,8 @@ def run_dbt_build(raw: Path, db: Path, extra_vars: dict | None = None, select: s
         "DBT_TARGET_PATH": str(db.parent / "dbt_target"),
         "DBT_LOG_PATH": str(db.parent / "dbt_logs"),
         "SPENDLENS_TEMP_DIR": str(db.parent / "duckdb_tmp"),
+        # a --select build runs only the tests of the selected models
+        "DBT_INDIRECT_SELECTION": "cautious",
     }
     args = [str(BIN / "dbt"), "build", "--profiles-dir", str(PROJECT_DIR), "--project-dir",
             str(PROJECT_DIR), "--vars", json.dumps(values)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -98,8 +99,13 @@ def run_docs_generate(raw: Path, db: Path, target: Path) -> subprocess.Completed
 
 @pytest.fixture(scope="module")
 def artifacts(projects, tmp_path_factory) -> tuple[dict, dict]:
-    db = projects.db("tiny")
-    target = tmp_path_factory.mktemp("dbt_docs") / "target"
+    # a copy: other tests keep read-only connections to the shared build open, and DuckDB lets
+    # no other process open a file read-write while one does
+    folder = tmp_path_factory.mktemp("dbt_docs")
+    db = folder / "db" / "spendlens.duckdb"
+    db.parent.mkdir()
+    shutil.copy(projects.db("tiny"), db)
+    target = folder / "target"
     result = run_docs_generate(projects.raw("tiny"), db, target)
     assert result.returncode == 0, f"dbt docs generate failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
     return load_artifacts(target)

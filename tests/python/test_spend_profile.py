@@ -112,6 +112,8 @@ def _start_dbt(raw: Path, workdir: Path, values: dict) -> subprocess.Popen[str]:
         "DBT_TARGET_PATH": str(workdir / "dbt_target"),
         "DBT_LOG_PATH": str(workdir / "dbt_logs"),
         "SPENDLENS_TEMP_DIR": str(workdir / "duckdb_tmp"),
+        # build only the tests of the selected models, not singular tests of other marts
+        "DBT_INDIRECT_SELECTION": "cautious",
     }
     args = [
         str(BIN / "dbt"),
