@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SHARED ?= ../shared/datasets
 export DBT_PROFILES_DIR := $(CURDIR)
 
-.PHONY: browser lifetimes-env install demo test lint dbt-test-generated dbt-test-cdnow dbt-test-superstore pytest docs clean
+.PHONY: bench-smoke browser lifetimes-env install demo test lint dbt-test-generated dbt-test-cdnow dbt-test-superstore pytest docs clean
 
 install: $(VENV)/.installed
 
@@ -54,7 +54,11 @@ browser:
 pytest: install lifetimes-env browser
 	$(BIN)/pytest -q
 
-test: lint dbt-test-generated dbt-test-cdnow dbt-test-superstore pytest
+# benchmark smoke check: ratios printed, nothing timed is asserted (docs/benchmarks.md)
+bench-smoke: install
+	$(BIN)/spendlens bench --lines 1000000 --customers 10000 --products 1000 --workdir target/bench-smoke
+
+test: lint dbt-test-generated dbt-test-cdnow dbt-test-superstore pytest bench-smoke
 
 docs: install
 	$(BIN)/dbt docs generate
