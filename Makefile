@@ -58,7 +58,7 @@ pytest: install lifetimes-env browser
 bench-smoke: install
 	$(BIN)/spendlens bench --lines 1000000 --customers 10000 --products 1000 --workdir target/bench-smoke
 
-test: lint dbt-test-generated dbt-test-cdnow dbt-test-superstore pytest bench-smoke
+test: lint dbt-test-generated dbt-test-cdnow dbt-test-superstore bench-smoke pytest
 
 docs: install
 	$(BIN)/dbt docs generate
