@@ -8,24 +8,12 @@
 {%- set match_tags = var('discovery_match_tags', false) in [true, 'true', 'True', 1] %}
 with
 
-daily_items as (
-    select * from {{ ref('int_order_lines_aggregated_to_days') }}
-),
-
 customers_anchored as (
     select * from {{ ref('int_customers_anchored') }}
 ),
 
 customer_products as (
-    select
-        daily_items.customer_id,
-        daily_items.item_id as product_id,
-        max(daily_items.quantity) > 0 as is_bought
-    from daily_items
-    where daily_items.item_level = 'product'
-    group by
-        daily_items.customer_id,
-        daily_items.item_id
+    select * from {{ ref('int_customer_products_listed') }}
 ),
 
 customer_product_counts as (

@@ -37,17 +37,8 @@ products_co_purchased as (
     select * from {{ ref('int_products_co_purchased') }}
 ),
 
--- every product in a customer's history, bought or returned: never recommended back
 customer_products as (
-    select
-        daily_items.customer_id,
-        daily_items.item_id as product_id,
-        max(daily_items.quantity) > 0 as is_bought
-    from daily_items
-    where daily_items.item_level = 'product'
-    group by
-        daily_items.customer_id,
-        daily_items.item_id
+    select * from {{ ref('int_customer_products_listed') }}
 ),
 
 customer_categories as (
