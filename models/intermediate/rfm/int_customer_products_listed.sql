@@ -1,6 +1,8 @@
 {{ config(materialized='table') }}
 {#- Every product in each customer's history up to as-of, bought or only returned: the list
-    recommendations never offer back, and the buyers co-purchases are counted over. -#}
+    recommendations never offer back, and the buyers co-purchases are counted over. Dense integer
+    keys for customer and product: the co-purchase self-join and its count run on them about four
+    times faster than on the text ids (docs/benchmarks.md). -#}
 with
 
 daily_items as (
@@ -17,6 +19,16 @@ listed as (
     group by
         daily_items.customer_id,
         daily_items.item_id
+),
+
+final as (
+    select
+        listed.customer_id,
+        listed.product_id,
+        listed.is_bought,
+        cast(dense_rank() over (order by listed.customer_id asc nulls last) as integer) as customer_key,
+        cast(dense_rank() over (order by listed.product_id asc nulls last) as integer) as product_key
+    from listed
 )
 
-select * from listed
+select * from final
