@@ -1,8 +1,10 @@
-{{ config(materialized='table') }}
+{{ config(**partitioned_incremental_config('evaluation_date', 'int_snapshot_dates_fingerprinted')) }}
 {#- The six sales-classification metrics per customer at every classification date (the as-of
     date and each business month-end before it): the one computation both
     customer_classifications and customer_classification_history read. A customer is measured
-    from the date of its first purchase on; customers without a segment form the group '(none)'. -#}
+    from the date of its first purchase on; customers without a segment form the group '(none)'.
+    Incremental by evaluation date: a run measures only the dates whose inputs changed (a new
+    as-of date, a late order's month-end and later ones, a changed customer or setting). -#}
 with
 
 orders as (
@@ -13,8 +15,38 @@ customers as (
     select * from {{ ref('int_customers_summarised') }}
 ),
 
-timeframes as (
+all_timeframes as (
     select * from {{ ref('int_classification_timeframes_listed') }}
+),
+
+snapshot_dates_fingerprinted as (
+    select * from {{ ref('int_snapshot_dates_fingerprinted') }}
+),
+
+timeframes_fingerprinted as (
+    select
+        all_timeframes.evaluation_date as partition_value,
+        {{ row_fingerprint([
+            'snapshot_dates_fingerprinted.partition_fingerprint',
+            'all_timeframes.is_as_of_date', 'all_timeframes.is_month_end',
+            'all_timeframes.timeframe_start', 'all_timeframes.timeframe_end',
+            'all_timeframes.previous_timeframe_start', 'all_timeframes.previous_timeframe_end',
+            settings_fingerprint(['business_calendar', 'classification_timeframe_months']),
+        ]) }} as partition_fingerprint
+    from all_timeframes
+    inner join snapshot_dates_fingerprinted
+        on all_timeframes.evaluation_date = snapshot_dates_fingerprinted.partition_value
+),
+
+stale_dates as (
+    {{ stale_partitions('timeframes_fingerprinted', 'evaluation_date') }}
+),
+
+timeframes as (
+    select all_timeframes.*
+    from all_timeframes
+    inner join stale_dates
+        on all_timeframes.evaluation_date = stale_dates.partition_value
 ),
 
 customer_days as (
@@ -188,8 +220,11 @@ final as (
                     ) / sum(risk_scored.revenue) over (
                         partition by risk_scored.evaluation_date, risk_scored.segment
                     )
-        end as revenue_share
+        end as revenue_share,
+        timeframes_fingerprinted.partition_fingerprint
     from risk_scored
+    inner join timeframes_fingerprinted
+        on risk_scored.evaluation_date = timeframes_fingerprinted.partition_value
 )
 
 select * from final

@@ -1,7 +1,9 @@
-{{ config(materialized='table') }}
+{{ config(**partitioned_incremental_config('order_date', 'int_order_days_fingerprinted')) }}
 {#- The compact aggregate every spend mart reads: usable lines up to the as-of date summed per
     customer x item x day, at three item levels (product, bundle, category). Day is the finest
-    period a window needs (rolling windows end on the as-of date); months roll up from here. -#}
+    period a window needs (rolling windows end on the as-of date); months roll up from here.
+    Incremental by day: a run recomputes only the days whose input fingerprint changed
+    (new or late lines, a changed category or bundle list) and deletes days that are gone. -#}
 with
 
 order_lines as (
@@ -21,11 +23,21 @@ bundles as (
     where bundle_id is not null and product_id is not null
 ),
 
+order_days_fingerprinted as (
+    select * from {{ ref('int_order_days_fingerprinted') }}
+),
+
+stale_days as (
+    {{ stale_partitions('order_days_fingerprinted', 'order_date') }}
+),
+
 usable_lines as (
     select order_lines.*
     from order_lines
     inner join analysis_dates
         on order_lines.ordered_date <= analysis_dates.as_of_date
+    inner join stale_days
+        on order_lines.ordered_date = stale_days.partition_value
 ),
 
 line_items as (
@@ -91,6 +103,15 @@ aggregated as (
         per_order.item_level,
         per_order.item_id,
         per_order.ordered_date
+),
+
+final as (
+    select
+        aggregated.*,
+        order_days_fingerprinted.partition_fingerprint
+    from aggregated
+    inner join order_days_fingerprinted
+        on aggregated.order_date = order_days_fingerprinted.partition_value
 )
 
-select * from aggregated
+select * from final

@@ -24,7 +24,12 @@ aggregated as (
         sum(case when order_lines.quantity > 0 then order_lines.quantity else 0 end) as items_purchased,
         count(*) as line_count,
         count(distinct order_lines.product_id) as product_count,
-        max(case when order_lines.quantity > 0 then 1 else 0 end) = 1 as is_purchase
+        max(case when order_lines.quantity > 0 then 1 else 0 end) = 1 as is_purchase,
+        {#- exact and order-free (unlike the float sums), for incremental builds -#}
+        {{ fingerprint_agg(row_fingerprint([
+            'order_lines.line_number', 'order_lines.ordered_date', 'order_lines.product_id',
+            'order_lines.quantity', 'order_lines.spend_amount', 'order_lines.cost_amount',
+        ])) }} as lines_fingerprint
     from order_lines
     inner join analysis_dates
         on order_lines.ordered_date <= analysis_dates.as_of_date

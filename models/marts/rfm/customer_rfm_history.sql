@@ -1,9 +1,47 @@
+{{ config(**partitioned_incremental_config('month_end_date', 'int_snapshot_dates_fingerprinted')) }}
 {#- customer_rfm at every business month-end up to the as-of date, for each customer who had
-    purchased by then (SPEC 4.5): scores are ranked among the customers of the same month-end. -#}
+    purchased by then (SPEC 4.5): scores are ranked among the customers of the same month-end.
+    Incremental by month-end: a run writes only the month-ends whose inputs changed
+    (macros/incremental.sql). -#}
 with
 
-customers_scored_rfm as (
+all_customers_scored_rfm as (
     select * from {{ ref('int_customers_scored_rfm') }}
+    where is_month_end
+),
+
+snapshot_dates_fingerprinted as (
+    select * from {{ ref('int_snapshot_dates_fingerprinted') }}
+),
+
+month_ends_fingerprinted as (
+    select
+        snapshot_dates_fingerprinted.partition_value,
+        {{ row_fingerprint([
+            'snapshot_dates_fingerprinted.partition_fingerprint',
+            settings_fingerprint([
+                'business_calendar', 'rfm_bins', 'lifecycle_active_max_days', 'lifecycle_lapsing_max_days',
+            ]),
+            relation_fingerprint(ref('rfm_segments'), ['r_score', 'fm_score', 'segment']),
+            relation_fingerprint(ref('rfm_personas'), ['lifecycle_stage', 'min_fm_sum', 'max_fm_sum', 'persona']),
+        ]) }} as partition_fingerprint
+    from snapshot_dates_fingerprinted
+    where snapshot_dates_fingerprinted.is_month_end
+),
+
+stale_month_ends as (
+    {{ stale_partitions('month_ends_fingerprinted', 'month_end_date') }}
+),
+
+customers_scored_rfm as (
+    select
+        all_customers_scored_rfm.*,
+        month_ends_fingerprinted.partition_fingerprint
+    from all_customers_scored_rfm
+    inner join stale_month_ends
+        on all_customers_scored_rfm.snapshot_date = stale_month_ends.partition_value
+    inner join month_ends_fingerprinted
+        on all_customers_scored_rfm.snapshot_date = month_ends_fingerprinted.partition_value
 ),
 
 final as (
@@ -22,9 +60,9 @@ final as (
         customers_scored_rfm.lifecycle_stage,
         customers_scored_rfm.persona,
         customers_scored_rfm.segment,
-        customers_scored_rfm.last_order_date
+        customers_scored_rfm.last_order_date,
+        customers_scored_rfm.partition_fingerprint
     from customers_scored_rfm
-    where customers_scored_rfm.is_month_end
 )
 
 select * from final
