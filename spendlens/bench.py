@@ -135,6 +135,17 @@ def _dbt(command: str, raw: Path, db: Path, extra: list[str] | None = None) -> t
     return args, env
 
 
+def slowest_models(target: Path, count: int = 8) -> list[tuple[str, float]]:
+    """The `count` slowest models of the last dbt command whose artifacts are in `target`."""
+    path = target / "run_results.json"
+    if not path.exists():
+        return []
+    results = json.loads(path.read_text())["results"]
+    models = [(r["unique_id"].split(".")[-1], float(r.get("execution_time") or 0.0))
+              for r in results if r["unique_id"].startswith("model.")]
+    return sorted(models, key=lambda item: -item[1])[:count]
+
+
 def run_bench(lines: int, customers: int, products: int, workdir: Path, years: int = 3) -> int:
     """Generate, measure every step, print the table; returns 0."""
     from spendlens.bench_pandas import compare_with_marts
@@ -201,4 +212,8 @@ def run_bench(lines: int, customers: int, products: int, workdir: Path, years: i
     print(f"| incremental / full build | {100 * incremental.seconds / build.seconds:.0f}% | <= 15% |")
     print(f"| pandas / dbt run | {pandas.seconds / run.seconds:.1f}x | >= 10x |")
     print(f"\npandas baseline equals the marts: {checked}")
+    for label, target in (("dbt run", run_db.parent / "dbt_target"), ("incremental", build_db.parent / "dbt_target")):
+        print(f"\nslowest models, {label} (s):")
+        for name, seconds in slowest_models(target):
+            print(f"  {seconds:8.1f}  {name}")
     return 0

@@ -1,6 +1,7 @@
 {#- The product spend profile: customer x item (product, bundle, category) x spend window with
     spend in the window and its prior span, change, margin, share of wallet and the segment's
     share. One row per window for every customer x item bought up to the as-of date. -#}
+{%- set windows = spend_windows_settings() %}
 with
 
 int_spend_windows_bounded as (
@@ -15,73 +16,71 @@ int_customers_summarised as (
     select * from {{ ref('int_customers_summarised') }}
 ),
 
-customer_items as (
+{#- The window bounds side by side in one row, so one pass can sum every window. -#}
+windows_pivoted as (
+    select
+        {%- for window in windows %}
+            {%- set i = loop.index %}
+            max(case when int_spend_windows_bounded.window_order = {{ i }} then int_spend_windows_bounded.window_start end)
+                as window_{{ i }}_start,
+            max(case when int_spend_windows_bounded.window_order = {{ i }} then int_spend_windows_bounded.window_end end)
+                as window_{{ i }}_end,
+            max(
+                case when int_spend_windows_bounded.window_order = {{ i }} then int_spend_windows_bounded.prior_window_start end
+            ) as prior_{{ i }}_start,
+            max(
+                case when int_spend_windows_bounded.window_order = {{ i }} then int_spend_windows_bounded.prior_window_end end
+            ) as prior_{{ i }}_end{{ "," if not loop.last }}
+        {%- endfor %}
+    from int_spend_windows_bounded
+),
+
+{# One pass over the compact aggregate, grouped by customer x item: whether the item was ever
+   bought, and for each window its sums in the window and in the prior span. Sums of money and
+   quantity are rounded to 6 decimals so that float noise never turns a zero into a tiny non-zero. #}
+item_windows as (
     select
         int_order_lines_aggregated_to_days.customer_id,
         int_order_lines_aggregated_to_days.item_level,
         int_order_lines_aggregated_to_days.item_id,
-        {{ dbt.bool_or('int_order_lines_aggregated_to_days.quantity > 0') }} as has_purchased
+        {{ dbt.bool_or('int_order_lines_aggregated_to_days.quantity > 0') }} as has_purchased,
+        {%- for window in windows %}
+            {%- set i = loop.index %}
+            {%- set in_window = 'int_order_lines_aggregated_to_days.order_date between windows_pivoted.window_'
+                ~ i ~ '_start and windows_pivoted.window_' ~ i ~ '_end' %}
+            {%- set in_prior = 'int_order_lines_aggregated_to_days.order_date between windows_pivoted.prior_'
+                ~ i ~ '_start and windows_pivoted.prior_' ~ i ~ '_end' %}
+            count(case when {{ in_window }} or {{ in_prior }} then 1 end) as window_{{ i }}_day_count,
+            round(sum(case when {{ in_window }} then int_order_lines_aggregated_to_days.spend_amount else 0 end), 6)
+                as window_{{ i }}_total_spend,
+            round(sum(case when {{ in_window }} then int_order_lines_aggregated_to_days.cost_amount end), 6)
+                as window_{{ i }}_cost_amount,
+            round(
+                sum(case when {{ in_window }} then int_order_lines_aggregated_to_days.uncosted_spend_amount else 0 end), 6
+            ) as window_{{ i }}_uncosted_spend,
+            round(sum(case when {{ in_window }} then int_order_lines_aggregated_to_days.quantity else 0 end), 6)
+                as window_{{ i }}_quantity,
+            sum(case when {{ in_window }} then int_order_lines_aggregated_to_days.order_count else 0 end)
+                as window_{{ i }}_order_count,
+            round(sum(case when {{ in_prior }} then int_order_lines_aggregated_to_days.spend_amount else 0 end), 6)
+                as window_{{ i }}_prior_total_spend{{ "," if not loop.last }}
+        {%- endfor %}
     from int_order_lines_aggregated_to_days
+    cross join windows_pivoted
     group by
         int_order_lines_aggregated_to_days.customer_id,
         int_order_lines_aggregated_to_days.item_level,
         int_order_lines_aggregated_to_days.item_id
 ),
 
-{# One pass over the days that fall in a window or its prior span. Sums of money and quantity
-   are rounded to 6 decimals so that float noise never turns a zero into a tiny non-zero. #}
-window_days as (
-    select
-        int_order_lines_aggregated_to_days.*,
-        int_spend_windows_bounded.window_name,
-        int_order_lines_aggregated_to_days.order_date
-        between int_spend_windows_bounded.window_start and int_spend_windows_bounded.window_end as is_in_window,
-        int_order_lines_aggregated_to_days.order_date
-        between int_spend_windows_bounded.prior_window_start
-        and int_spend_windows_bounded.prior_window_end as is_in_prior
-    from int_order_lines_aggregated_to_days
-    inner join int_spend_windows_bounded
-        on
-            int_order_lines_aggregated_to_days.order_date
-            >= least(int_spend_windows_bounded.window_start, int_spend_windows_bounded.prior_window_start)
-            and int_order_lines_aggregated_to_days.order_date
-            <= greatest(int_spend_windows_bounded.window_end, int_spend_windows_bounded.prior_window_end)
-            and (
-                int_order_lines_aggregated_to_days.order_date
-                between int_spend_windows_bounded.window_start and int_spend_windows_bounded.window_end
-                or int_order_lines_aggregated_to_days.order_date
-                between int_spend_windows_bounded.prior_window_start and int_spend_windows_bounded.prior_window_end
-            )
-),
-
-window_spend as (
-    select
-        window_days.customer_id,
-        window_days.item_level,
-        window_days.item_id,
-        window_days.window_name,
-        round(sum(case when window_days.is_in_window then window_days.spend_amount else 0 end), 6) as total_spend,
-        round(sum(case when window_days.is_in_window then window_days.cost_amount end), 6) as cost_amount,
-        round(sum(case when window_days.is_in_window then window_days.uncosted_spend_amount else 0 end), 6)
-            as uncosted_spend,
-        round(sum(case when window_days.is_in_window then window_days.quantity else 0 end), 6) as quantity,
-        sum(case when window_days.is_in_window then window_days.order_count else 0 end) as order_count,
-        round(sum(case when window_days.is_in_prior then window_days.spend_amount else 0 end), 6) as prior_total_spend
-    from window_days
-    group by
-        window_days.customer_id,
-        window_days.item_level,
-        window_days.item_id,
-        window_days.window_name
-),
-
-{# Only customer x item x window with spend, returns or orders in the window or its prior span
-   get a row (SPEC: other pairs are not needed); has_purchased still looks at the whole history. #}
+{# Back to one row per window. Only customer x item x window with spend, returns or orders in
+   the window or its prior span get a row (SPEC: other pairs are not needed); has_purchased still
+   looks at the whole history. #}
 profiled as (
     select
-        window_spend.customer_id,
-        window_spend.item_level,
-        window_spend.item_id,
+        item_windows.customer_id,
+        item_windows.item_level,
+        item_windows.item_id,
         int_spend_windows_bounded.window_order,
         int_spend_windows_bounded.window_name,
         int_spend_windows_bounded.window_start,
@@ -90,24 +89,19 @@ profiled as (
         int_spend_windows_bounded.prior_window_end,
         int_spend_windows_bounded.periods,
         int_spend_windows_bounded.prior_periods,
-        customer_items.has_purchased,
+        item_windows.has_purchased,
         int_customers_summarised.segment,
-        window_spend.total_spend,
-        window_spend.prior_total_spend,
-        window_spend.quantity,
-        window_spend.order_count,
-        window_spend.cost_amount,
-        window_spend.uncosted_spend
-    from window_spend
-    inner join int_spend_windows_bounded
-        on window_spend.window_name = int_spend_windows_bounded.window_name
-    inner join customer_items
-        on
-            window_spend.customer_id = customer_items.customer_id
-            and window_spend.item_level = customer_items.item_level
-            and window_spend.item_id = customer_items.item_id
+        {{ spend_window_pick(windows, 'item_windows', 'total_spend') }} as total_spend,
+        {{ spend_window_pick(windows, 'item_windows', 'prior_total_spend') }} as prior_total_spend,
+        {{ spend_window_pick(windows, 'item_windows', 'quantity') }} as quantity,
+        {{ spend_window_pick(windows, 'item_windows', 'order_count') }} as order_count,
+        {{ spend_window_pick(windows, 'item_windows', 'cost_amount') }} as cost_amount,
+        {{ spend_window_pick(windows, 'item_windows', 'uncosted_spend') }} as uncosted_spend
+    from item_windows
+    cross join int_spend_windows_bounded
     left join int_customers_summarised
-        on window_spend.customer_id = int_customers_summarised.customer_id
+        on item_windows.customer_id = int_customers_summarised.customer_id
+    where {{ spend_window_pick(windows, 'item_windows', 'day_count') }} > 0
 ),
 
 {# A customer's whole spend in a window: the product level holds every line exactly once. #}
