@@ -16,61 +16,57 @@ int_customers_summarised as (
     select * from {{ ref('int_customers_summarised') }}
 ),
 
-{#- The window bounds side by side in one row, so one pass can sum every window. -#}
+{# The window bounds side by side in one row, so that one pass can sum every window. #}
 windows_pivoted as (
     select
         {%- for window in windows %}
-            {%- set i = loop.index %}
-            max(case when int_spend_windows_bounded.window_order = {{ i }} then int_spend_windows_bounded.window_start end)
-                as window_{{ i }}_start,
-            max(case when int_spend_windows_bounded.window_order = {{ i }} then int_spend_windows_bounded.window_end end)
-                as window_{{ i }}_end,
-            max(
-                case when int_spend_windows_bounded.window_order = {{ i }} then int_spend_windows_bounded.prior_window_start end
-            ) as prior_{{ i }}_start,
-            max(
-                case when int_spend_windows_bounded.window_order = {{ i }} then int_spend_windows_bounded.prior_window_end end
-            ) as prior_{{ i }}_end{{ "," if not loop.last }}
+            max(case when bounds.window_order = {{ loop.index }} then bounds.window_start end)
+                as window_{{ loop.index }}_start,
+            max(case when bounds.window_order = {{ loop.index }} then bounds.window_end end)
+                as window_{{ loop.index }}_end,
+            max(case when bounds.window_order = {{ loop.index }} then bounds.prior_window_start end)
+                as prior_{{ loop.index }}_start,
+            max(case when bounds.window_order = {{ loop.index }} then bounds.prior_window_end end)
+                as prior_{{ loop.index }}_end,
         {%- endfor %}
-    from int_spend_windows_bounded
+        count(*) as window_count
+    from int_spend_windows_bounded as bounds
 ),
 
-{# One pass over the compact aggregate, grouped by customer x item: whether the item was ever
-   bought, and for each window its sums in the window and in the prior span. Sums of money and
+{# One pass over the compact aggregate, grouped by customer x item: for each window its sums in
+   the window and in the prior span, and whether the item was ever bought. Sums of money and
    quantity are rounded to 6 decimals so that float noise never turns a zero into a tiny non-zero. #}
 item_windows as (
     select
-        int_order_lines_aggregated_to_days.customer_id,
-        int_order_lines_aggregated_to_days.item_level,
-        int_order_lines_aggregated_to_days.item_id,
-        {{ dbt.bool_or('int_order_lines_aggregated_to_days.quantity > 0') }} as has_purchased,
+        daily_items.customer_id,
+        daily_items.item_level,
+        daily_items.item_id,
         {%- for window in windows %}
-            {%- set i = loop.index %}
-            {%- set in_window = 'int_order_lines_aggregated_to_days.order_date between windows_pivoted.window_'
-                ~ i ~ '_start and windows_pivoted.window_' ~ i ~ '_end' %}
-            {%- set in_prior = 'int_order_lines_aggregated_to_days.order_date between windows_pivoted.prior_'
-                ~ i ~ '_start and windows_pivoted.prior_' ~ i ~ '_end' %}
-            count(case when {{ in_window }} or {{ in_prior }} then 1 end) as window_{{ i }}_day_count,
-            round(sum(case when {{ in_window }} then int_order_lines_aggregated_to_days.spend_amount else 0 end), 6)
-                as window_{{ i }}_total_spend,
-            round(sum(case when {{ in_window }} then int_order_lines_aggregated_to_days.cost_amount end), 6)
-                as window_{{ i }}_cost_amount,
-            round(
-                sum(case when {{ in_window }} then int_order_lines_aggregated_to_days.uncosted_spend_amount else 0 end), 6
-            ) as window_{{ i }}_uncosted_spend,
-            round(sum(case when {{ in_window }} then int_order_lines_aggregated_to_days.quantity else 0 end), 6)
-                as window_{{ i }}_quantity,
-            sum(case when {{ in_window }} then int_order_lines_aggregated_to_days.order_count else 0 end)
-                as window_{{ i }}_order_count,
-            round(sum(case when {{ in_prior }} then int_order_lines_aggregated_to_days.spend_amount else 0 end), 6)
-                as window_{{ i }}_prior_total_spend{{ "," if not loop.last }}
+            {%- set in_window = 'daily_items.order_date between windows_pivoted.window_' ~ loop.index
+                ~ '_start and windows_pivoted.window_' ~ loop.index ~ '_end' %}
+            {%- set in_prior = 'daily_items.order_date between windows_pivoted.prior_' ~ loop.index
+                ~ '_start and windows_pivoted.prior_' ~ loop.index ~ '_end' %}
+            count(case when {{ in_window }} or {{ in_prior }} then 1 end) as window_{{ loop.index }}_day_count,
+            round(sum(case when {{ in_window }} then daily_items.spend_amount else 0 end), 6)
+                as window_{{ loop.index }}_total_spend,
+            round(sum(case when {{ in_window }} then daily_items.cost_amount end), 6)
+                as window_{{ loop.index }}_cost_amount,
+            round(sum(case when {{ in_window }} then daily_items.uncosted_spend_amount else 0 end), 6)
+                as window_{{ loop.index }}_uncosted_spend,
+            round(sum(case when {{ in_window }} then daily_items.quantity else 0 end), 6)
+                as window_{{ loop.index }}_quantity,
+            sum(case when {{ in_window }} then daily_items.order_count else 0 end)
+                as window_{{ loop.index }}_order_count,
+            round(sum(case when {{ in_prior }} then daily_items.spend_amount else 0 end), 6)
+                as window_{{ loop.index }}_prior_total_spend,
         {%- endfor %}
-    from int_order_lines_aggregated_to_days
+        {{ dbt.bool_or('daily_items.quantity > 0') }} as has_purchased
+    from int_order_lines_aggregated_to_days as daily_items
     cross join windows_pivoted
     group by
-        int_order_lines_aggregated_to_days.customer_id,
-        int_order_lines_aggregated_to_days.item_level,
-        int_order_lines_aggregated_to_days.item_id
+        daily_items.customer_id,
+        daily_items.item_level,
+        daily_items.item_id
 ),
 
 {# Back to one row per window. Only customer x item x window with spend, returns or orders in
