@@ -21,14 +21,34 @@ listed as (
         daily_items.item_id
 ),
 
+{# keys numbered over the distinct ids (small), then joined back: cheaper than two window
+   sorts of every customer x product row #}
+customer_keys as (
+    select
+        customer_ids.customer_id,
+        cast(row_number() over (order by customer_ids.customer_id asc nulls last) as integer) as customer_key
+    from (select distinct listed.customer_id from listed) as customer_ids
+),
+
+product_keys as (
+    select
+        product_ids.product_id,
+        cast(row_number() over (order by product_ids.product_id asc nulls last) as integer) as product_key
+    from (select distinct listed.product_id from listed) as product_ids
+),
+
 final as (
     select
         listed.customer_id,
         listed.product_id,
         listed.is_bought,
-        cast(dense_rank() over (order by listed.customer_id asc nulls last) as integer) as customer_key,
-        cast(dense_rank() over (order by listed.product_id asc nulls last) as integer) as product_key
+        customer_keys.customer_key,
+        product_keys.product_key
     from listed
+    inner join customer_keys
+        on listed.customer_id = customer_keys.customer_id
+    inner join product_keys
+        on listed.product_id = product_keys.product_id
 )
 
 select * from final
