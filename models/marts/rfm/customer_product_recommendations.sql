@@ -229,7 +229,7 @@ not_bought_candidates as (
     product_tags as (
         select distinct
             products.product_id,
-            trim(unnest(string_split(products.tags, '|'))) as tag
+            {{ unnest_split('products.tags', '|') }} as tag
         from products
         where products.tags is not null
     ),
