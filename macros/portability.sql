@@ -32,14 +32,14 @@
             and ({{ alias }}.asof_next_value is null or {{ left_value }} < {{ alias }}.asof_next_value)
 {%- endmacro %}
 
-{#- The date `days` days after `date_expression` (negative: before). DuckDB adds an integer to a
-    date; Spark's date_add needs an int (a bigint would not resolve). -#}
+{#- The date `days` days after `date_expression` (negative: before). Both engines add only an
+    integer (not a bigint) to a date: DuckDB with +, Spark with date_add. -#}
 {% macro add_days(date_expression, days) -%}
     {{ return(adapter.dispatch('add_days')(date_expression, days)) }}
 {%- endmacro %}
 
 {% macro default__add_days(date_expression, days) -%}
-    ({{ date_expression }} + {{ days }})
+    ({{ date_expression }} + cast({{ days }} as integer))
 {%- endmacro %}
 
 {% macro spark__add_days(date_expression, days) -%}
