@@ -1,0 +1,110 @@
+"""scripts/compare_engines.py can fail: its compare function on small frames (no Spark needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "compare_engines.py"
+
+
+@pytest.fixture(scope="module")
+def compare() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("compare_engines", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["compare_engines"] = module
+    spec.loader.exec_module(module)
+    assert "pyspark" not in sys.modules
+    return module
+
+
+def frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": ["C2", "C1", "C3"],
+            "month": [dt.date(2024, 2, 1), dt.date(2024, 1, 1), dt.date(2024, 3, 1)],
+            "spend": [20.5, 10.25, None],
+            "orders": [2, 1, 0],
+            "is_active": [True, False, None],
+        }
+    )
+
+
+def test_equal_frames_in_another_order_and_types_compare_equal(compare: ModuleType) -> None:
+    left = frame()
+    right = frame().iloc[[2, 0, 1]].reset_index(drop=True)
+    right["spend"] = right["spend"] * (1 + 1e-12)  # float noise within 1e-9 relative
+    right["orders"] = right["orders"].astype("float64")  # bigint on one engine, double on the other
+    right["month"] = pd.to_datetime(right["month"])  # a date read back as a timestamp at midnight
+    result = compare.compare_frames("m", left, right, ["customer_id"])
+    assert result.rows == 3
+    assert result.differences == []
+    assert compare.summary([result]) == "1 marts, 3 rows compared, 0 differences"
+
+
+def test_one_changed_number_is_one_difference_naming_mart_column_and_key(compare: ModuleType) -> None:
+    right = frame()
+    right.loc[right["customer_id"] == "C1", "spend"] = 10.25 * (1 + 1e-6)
+    result = compare.compare_frames("customer_targets", frame(), right, ["customer_id"])
+    assert len(result.differences) == 1
+    difference = result.differences[0]
+    assert (difference.mart, difference.column, difference.key) == ("customer_targets", "spend", "customer_id='C1'")
+    assert "customer_targets.spend at customer_id='C1'" in str(difference)
+    assert compare.summary([result]) == "1 marts, 3 rows compared, 1 differences"
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("spend", 0.0),  # null against a number
+        ("is_active", False),  # null against a boolean
+        ("month", dt.date(2024, 3, 2)),  # another date
+        ("customer_id", "C3 "),  # text differs by a space
+        ("orders", "0"),  # a number against text
+    ],
+)
+def test_each_kind_of_value_difference_is_found(compare: ModuleType, column: str, value: object) -> None:
+    right = frame().astype(object)
+    right.loc[2, column] = value
+    result = compare.compare_frames("m", frame(), right, ["month"])
+    assert [d.column for d in result.differences] == [column]
+
+
+def test_row_count_and_columns_must_match(compare: ModuleType) -> None:
+    fewer = compare.compare_frames("m", frame(), frame().iloc[:2], ["customer_id"])
+    assert fewer.differences and fewer.differences[0].column == "(row count)"
+    renamed = compare.compare_frames("m", frame(), frame().rename(columns={"spend": "spend_amount"}), ["customer_id"])
+    assert [d.column for d in renamed.differences] == ["(columns)"]
+    reordered = compare.compare_frames("m", frame(), frame()[["month", *frame().columns.drop("month")]], [])
+    assert [d.column for d in reordered.differences] == ["(columns)"]
+
+
+def test_main_exits_non_zero_on_a_difference(compare: ModuleType, tmp_path: Path) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    database = tmp_path / "duck.duckdb"
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("create schema marts")
+        connection.execute("create table marts.kpi as select 'orders' as tile, 3.0 as tile_value")
+        connection.execute("create table marts.clv_only as select 1 as id")
+    table = tmp_path / "warehouse" / "marts.db" / "kpi"
+    table.mkdir(parents=True)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(
+        '{"nodes": {"model.p.kpi": {"resource_type": "model", "schema": "marts", "name": "kpi",'
+        ' "unique_id": "model.p.kpi"}}}'
+    )
+    args = ["--case", "x", str(database), str(tmp_path / "warehouse"), str(manifest)]
+    for value, expected in [(3.0, 0), (3.5, 1)]:
+        with duckdb.connect() as connection:
+            connection.execute(
+                f"copy (select 'orders' as tile, {value} as tile_value) "
+                f"to '{table / 'part-0.parquet'}' (format parquet)"
+            )
+        assert compare.main(args) == expected
