@@ -101,8 +101,10 @@ with_gaps as (
         end as average_gap_days,
         case
             when measured.previous_order_day_count >= 2
-                then {{ safe_divide(dbt.datediff('measured.previous_first_order_date', 'measured.previous_last_order_date', 'day'),
-                                    'measured.previous_order_day_count - 1') }}
+                then {{ safe_divide(
+                    dbt.datediff('measured.previous_first_order_date', 'measured.previous_last_order_date', 'day'),
+                    'measured.previous_order_day_count - 1'
+                ) }}
         end as previous_average_gap_days
     from measured
     inner join customers

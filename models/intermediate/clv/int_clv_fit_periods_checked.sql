@@ -42,11 +42,18 @@ measured as (
 measured_days as (
     select
         measured.*,
-        cast({{ dbt.datediff('measured.end_date', 'measured.holdout_end_date', 'day') }} as bigint) as holdout_days,
-        cast(coalesce({{ dbt.datediff('measured.first_purchase_date', 'measured.end_date', 'day') }} + 1, 0) as bigint)
-            as history_days,
-        cast({{ dbt.datediff('measured.last_purchase_date', 'measured.end_date', 'day') }} as bigint)
-            as days_since_last_order
+        cast(
+            {{ dbt.datediff('measured.end_date', 'measured.holdout_end_date', 'day') }} -- noqa: LT05
+            as bigint
+        ) as holdout_days,
+        cast(
+            coalesce({{ dbt.datediff('measured.first_purchase_date', 'measured.end_date', 'day') }} + 1, 0) -- noqa: LT05
+            as bigint
+        ) as history_days,
+        cast(
+            {{ dbt.datediff('measured.last_purchase_date', 'measured.end_date', 'day') }} -- noqa: LT05
+            as bigint
+        ) as days_since_last_order
     from measured
 ),
 

@@ -61,7 +61,8 @@ issues as (
     union all
     select
         'sales_targets' as source_file,
-        coalesce(sales_targets.customer_id, '?') || ' / ' || coalesce(cast(sales_targets.target_month as {{ dbt.type_string() }}), '?')
+        coalesce(sales_targets.customer_id, '?') || ' / '
+        || coalesce(cast(sales_targets.target_month as {{ dbt.type_string() }}), '?')
             as record_key,
         case
             when sales_targets.customer_id is null then 'missing key'
@@ -81,7 +82,8 @@ issues as (
     union all
     select
         'fx_rates' as source_file,
-        coalesce(fx_rates.currency, '?') || ' / ' || coalesce(cast(fx_rates.rate_date as {{ dbt.type_string() }}), '?') as record_key,
+        coalesce(fx_rates.currency, '?') || ' / '
+        || coalesce(cast(fx_rates.rate_date as {{ dbt.type_string() }}), '?') as record_key,
         case
             when fx_rates.currency is null then 'missing key'
             when fx_rates.rate_date is null then 'unparseable date'
