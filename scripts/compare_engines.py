@@ -3,19 +3,20 @@
 Used by `make test-spark` (scripts/test_spark.sh, docs/portability.md). For each case (one data
 set built on both engines) it reads every mart that the Spark build has enabled:
 
-- DuckDB: `marts.<mart>` from the DuckDB database file (read-only);
+- DuckDB: `marts.<mart>` from the DuckDB database file (attached read-only);
 - Spark: the Parquet files Spark wrote for table `marts.<mart>` under its warehouse folder
   (`<warehouse>/marts.db/<mart>/`), read with DuckDB, so no second JVM is started.
 
-Rows are sorted by the mart's key (its `unique_combination` test or a column with a `unique`
-test, taken from the Spark build's manifest.json), then by every column. Then: same columns in
-the same order, same row count, text and dates equal, booleans equal, numbers equal to 1e-9
-relative or 1e-9 absolute (a sum that cancels to zero keeps float noise
-of its addends, e.g. -1.1e-12 against 0.0), nulls equal only to nulls.
+Both sides are numbered in the same order: by the mart's key (its `unique_combination` test or
+a column with a `unique` test, from the Spark build's manifest.json), then by every column.
+Rows with the same number are compared column by column: same columns in the same order, same
+row count, text, dates and booleans equal, numbers equal to 1e-9 relative or 1e-9 absolute (a
+sum that cancels to zero keeps float noise of its addends, e.g. -1.1e-12 against 0.0), nulls
+equal only to nulls. The work is SQL in DuckDB, so millions of rows take seconds.
 
 Prints "N marts, M rows compared, D differences" and exits 1 on any difference, naming mart,
-column and key of the first few. The compare functions take plain rows or pandas frames and do
-not need Spark (tests/python/test_compare_engines.py).
+column and key of the first few. `compare_frames` runs the same comparison on two pandas frames
+without Spark (tests/python/test_compare_engines.py).
 
     python scripts/compare_engines.py \\
         --case cdnow target/spark-test/cdnow/duckdb.duckdb \\
@@ -25,15 +26,14 @@ not need Spark (tests/python/test_compare_engines.py).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import decimal
 import json
-import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import duckdb
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,9 +41,10 @@ if TYPE_CHECKING:
 RELATIVE_TOLERANCE = 1e-9
 ABSOLUTE_TOLERANCE = 1e-9
 MARTS_SCHEMA = "marts"
+EXAMPLES_PER_COLUMN = 3
 
-Value = str | float | bool | None
-Row = tuple[Value, ...]
+NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
+NUMERIC_TYPES += ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT")
 
 
 @dataclass(frozen=True)
@@ -58,127 +59,125 @@ class Difference:
         return f"{self.mart}.{self.column} at {self.key}: duckdb={self.left} spark={self.right}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class TableResult:
     mart: str
     rows: int
-    differences: list[Difference]
+    difference_count: int = 0
+    examples: list[Difference] = field(default_factory=list)
 
 
-def normalise(value: Any) -> Value:
-    """One comparable value: None, bool, float, or text (dates as ISO text)."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()  # numpy scalar
-        if isinstance(value, bool):
-            return value
-    if isinstance(value, int | float | decimal.Decimal):
-        number = float(value)
-        return None if math.isnan(number) else number
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0) and value.tzinfo is None:
-            return value.date().isoformat()
-        return value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, str):
-        return value
-    try:  # pandas NA / NaT
-        import pandas as pd
-
-        if pd.isna(value):
-            return None
-        if isinstance(value, pd.Timestamp):
-            return normalise(value.to_pydatetime())
-    except (ImportError, TypeError, ValueError):
-        pass
-    return str(value)
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
-def _sort_token(value: Value) -> tuple[int, int, Any]:
-    """Nulls last; one rank per kind so a column of mixed kinds still sorts."""
-    if value is None:
-        return (1, 0, 0)
-    if isinstance(value, bool):
-        return (0, 0, int(value))
-    if isinstance(value, float):
-        return (0, 1, value)
-    return (0, 2, value)
+def kind(data_type: str) -> str:
+    """Comparison kind of a DuckDB type: number, boolean, date (dates and timestamps) or text."""
+    upper = data_type.upper()
+    if upper.startswith(NUMERIC_TYPES):
+        return "number"
+    if upper == "BOOLEAN":
+        return "boolean"
+    if upper.startswith(("DATE", "TIMESTAMP")):
+        return "date"
+    return "text"
 
 
-def values_equal(left: Value, right: Value) -> bool:
-    if left is None or right is None:
-        return left is None and right is None
-    if isinstance(left, bool) or isinstance(right, bool):
-        return isinstance(left, bool) and isinstance(right, bool) and left == right
-    if isinstance(left, float) and isinstance(right, float):
-        if math.isinf(left) or math.isinf(right):
-            return left == right
-        return math.isclose(left, right, rel_tol=RELATIVE_TOLERANCE, abs_tol=ABSOLUTE_TOLERANCE)
-    if isinstance(left, float) or isinstance(right, float):
-        return False
-    return left == right
+def differs_sql(column: str, left_kind: str, right_kind: str) -> str:
+    """SQL predicate: l.<column> and r.<column> differ (null only equals null)."""
+    left, right = f"l.{quote(column)}", f"r.{quote(column)}"
+    if left_kind == right_kind == "number":
+        left, right = f"cast({left} as double)", f"cast({right} as double)"
+        return (
+            f"(({left} is null) != ({right} is null) or abs({left} - {right}) > greatest("
+            f"{RELATIVE_TOLERANCE} * greatest(abs({left}), abs({right})), {ABSOLUTE_TOLERANCE}))"
+        )
+    if left_kind == right_kind == "date":
+        return f"cast({left} as timestamp) is distinct from cast({right} as timestamp)"
+    return f"{left} is distinct from {right}"
 
 
-def _show(value: Value) -> str:
-    return "null" if value is None else repr(value)
-
-
-def compare_rows(
-    mart: str,
-    left_columns: Sequence[str],
-    left_rows: Sequence[Sequence[Any]],
-    right_columns: Sequence[str],
-    right_rows: Sequence[Sequence[Any]],
-    keys: Sequence[str],
-    limit: int = 20,
+def compare_relations(
+    connection: duckdb.DuckDBPyConnection, mart: str, left: str, right: str, keys: Sequence[str]
 ) -> TableResult:
-    """Differences between two tables (left = DuckDB, right = Spark), at most `limit` of them."""
-    left_names = [column.lower() for column in left_columns]
-    right_names = [column.lower() for column in right_columns]
+    """Compare two relations (left = DuckDB build, right = Spark build) readable on `connection`."""
+    left_columns = connection.execute(f"describe select * from {left}").fetchall()
+    right_columns = connection.execute(f"describe select * from {right}").fetchall()
+    left_names = [str(row[0]).lower() for row in left_columns]
+    right_names = [str(row[0]).lower() for row in right_columns]
+    left_rows = int(connection.execute(f"select count(*) from {left}").fetchone()[0])  # type: ignore[index]
+    right_rows = int(connection.execute(f"select count(*) from {right}").fetchone()[0])  # type: ignore[index]
+    result = TableResult(mart, min(left_rows, right_rows))
     if left_names != right_names:
         only_left = [c for c in left_names if c not in right_names]
         only_right = [c for c in right_names if c not in left_names]
-        detail = f"only duckdb {only_left}, only spark {only_right}" if only_left or only_right else "order"
-        return TableResult(mart, 0, [Difference(mart, "(columns)", "-", ",".join(left_names), detail)])
+        detail = f"only duckdb {only_left}, only spark {only_right}" if only_left or only_right else "another order"
+        result.difference_count = 1
+        result.examples.append(Difference(mart, "(columns)", "-", ",".join(left_names), detail))
+        return result
     missing_keys = [key for key in keys if key.lower() not in left_names]
     if missing_keys:
         raise ValueError(f"{mart}: key columns {missing_keys} are not columns of the mart")
-    key_positions = [left_names.index(key.lower()) for key in keys]
-    order = key_positions + [i for i in range(len(left_names)) if i not in key_positions]
+    if left_rows != right_rows:
+        result.difference_count += 1
+        result.examples.append(Difference(mart, "(row count)", "-", str(left_rows), str(right_rows)))
 
-    def prepared(rows: Sequence[Sequence[Any]]) -> list[Row]:
-        normalised = [tuple(normalise(value) for value in row) for row in rows]
-        return sorted(normalised, key=lambda row: tuple(_sort_token(row[i]) for i in order))
-
-    left_sorted = prepared(left_rows)
-    right_sorted = prepared(right_rows)
-    differences: list[Difference] = []
-    if len(left_sorted) != len(right_sorted):
-        differences.append(Difference(mart, "(row count)", "-", str(len(left_sorted)), str(len(right_sorted))))
-    for left_row, right_row in zip(left_sorted, right_sorted, strict=False):
-        for position, name in enumerate(left_names):
-            if not values_equal(left_row[position], right_row[position]):
-                key = ", ".join(f"{keys[i]}={_show(left_row[p])}" for i, p in enumerate(key_positions)) or "-"
-                differences.append(Difference(mart, name, key, _show(left_row[position]), _show(right_row[position])))
-                if len(differences) >= limit:
-                    return TableResult(mart, min(len(left_sorted), len(right_sorted)), differences)
-    return TableResult(mart, min(len(left_sorted), len(right_sorted)), differences)
+    key_names = [key.lower() for key in keys]
+    ordering = ", ".join(
+        f"{quote(name)} nulls last" for name in key_names + [n for n in left_names if n not in key_names]
+    )
+    numbered = "select *, row_number() over (order by {ordering}) as compare_row_number from {relation}"
+    kinds = [(kind(str(lt[1])), kind(str(rt[1]))) for lt, rt in zip(left_columns, right_columns, strict=True)]
+    for name, (left_kind, right_kind) in zip(left_names, kinds, strict=True):
+        if left_kind != right_kind:
+            result.difference_count += 1
+            result.examples.append(Difference(mart, name, "(column type)", left_kind, right_kind))
+    checks = [(name, differs_sql(name, lk, rk)) for name, (lk, rk) in zip(left_names, kinds, strict=True) if lk == rk]
+    if not checks:
+        return result
+    key_text = (
+        " || ', ' || ".join(f"'{name}=' || coalesce(cast(l.{quote(name)} as varchar), 'null')" for name in key_names)
+        or "'row ' || cast(l.compare_row_number as varchar)"
+    )
+    joined = (
+        f"from ({numbered.format(ordering=ordering, relation=left)}) as l "
+        f"inner join ({numbered.format(ordering=ordering, relation=right)}) as r "
+        "on l.compare_row_number = r.compare_row_number"
+    )
+    counts = connection.execute(
+        "select " + ", ".join(f"count(*) filter (where {predicate})" for _, predicate in checks) + " " + joined
+    ).fetchone()
+    assert counts is not None
+    for (name, predicate), count in zip(checks, counts, strict=True):
+        if not count:
+            continue
+        result.difference_count += int(count)
+        examples = connection.execute(
+            f"select {key_text}, cast(l.{quote(name)} as varchar), cast(r.{quote(name)} as varchar) "
+            f"{joined} where {predicate} order by l.compare_row_number limit {EXAMPLES_PER_COLUMN}"
+        ).fetchall()
+        for key, left_value, right_value in examples:
+            result.examples.append(
+                Difference(
+                    mart,
+                    name,
+                    key,
+                    "null" if left_value is None else repr(left_value),
+                    "null" if right_value is None else repr(right_value),
+                )
+            )
+    return result
 
 
 def compare_frames(mart: str, left: pd.DataFrame, right: pd.DataFrame, keys: Sequence[str]) -> TableResult:
-    """compare_rows for two pandas frames."""
-    return compare_rows(
-        mart,
-        [str(c) for c in left.columns],
-        list(left.itertuples(index=False, name=None)),
-        [str(c) for c in right.columns],
-        list(right.itertuples(index=False, name=None)),
-        keys,
-    )
+    """compare_relations for two pandas frames (an in-memory DuckDB, no Spark)."""
+    connection = duckdb.connect()
+    connection.register("left_frame", left)
+    connection.register("right_frame", right)
+    try:
+        return compare_relations(connection, mart, "left_frame", "right_frame", keys)
+    finally:
+        connection.close()
 
 
 def mart_keys(manifest: dict[str, Any]) -> dict[str, list[str]]:
@@ -205,32 +204,28 @@ def mart_keys(manifest: dict[str, Any]) -> dict[str, list[str]]:
     return keys
 
 
-def read_duckdb(connection: Any, mart: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    result = connection.execute(f'select * from {MARTS_SCHEMA}."{mart}"')
-    return [d[0] for d in result.description], result.fetchall()
+def sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
-def read_spark_table(warehouse: Path, mart: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-    import duckdb
-
+def spark_relation(warehouse: Path, mart: str) -> str:
     folder = warehouse / f"{MARTS_SCHEMA}.db" / mart
     files = sorted(folder.glob("*.parquet"))
     if not files:
         raise FileNotFoundError(f"no Parquet files for Spark table {MARTS_SCHEMA}.{mart} in {folder}")
-    paths = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-    result = duckdb.connect().execute(f"select * from read_parquet([{paths}])")
-    return [d[0] for d in result.description], result.fetchall()
+    return "read_parquet([" + ", ".join(sql_text(str(f)) for f in files) + "])"
 
 
 def compare_case(label: str, duckdb_file: Path, warehouse: Path, manifest_file: Path) -> list[TableResult]:
-    import duckdb
-
     keys = mart_keys(json.loads(manifest_file.read_text()))
-    connection = duckdb.connect(str(duckdb_file), read_only=True)
+    connection = duckdb.connect()
+    connection.execute(f"attach {sql_text(str(duckdb_file))} as duckdb_build (read_only)")
     duckdb_marts = {
         row[0]
         for row in connection.execute(
-            "select table_name from information_schema.tables where table_schema = ?", [MARTS_SCHEMA]
+            "select table_name from information_schema.tables where table_catalog = 'duckdb_build'"
+            " and table_schema = ?",
+            [MARTS_SCHEMA],
         ).fetchall()
     }
     missing = sorted(set(keys) - duckdb_marts)
@@ -241,10 +236,9 @@ def compare_case(label: str, duckdb_file: Path, warehouse: Path, manifest_file: 
         print(f"{label}: not built on Spark (disabled there): {', '.join(skipped)}")
     results = []
     for mart in sorted(keys):
-        left_columns, left_rows = read_duckdb(connection, mart)
-        right_columns, right_rows = read_spark_table(warehouse, mart)
-        result = compare_rows(f"{label}/{mart}", left_columns, left_rows, right_columns, right_rows, keys[mart])
-        status = "ok" if not result.differences else f"{len(result.differences)} differences"
+        left = f"duckdb_build.{MARTS_SCHEMA}.{quote(mart)}"
+        result = compare_relations(connection, f"{label}/{mart}", left, spark_relation(warehouse, mart), keys[mart])
+        status = "ok" if not result.difference_count else f"{result.difference_count} differences"
         print(f"{label}: {mart}: {result.rows} rows, key ({', '.join(keys[mart]) or 'all columns'}): {status}")
         results.append(result)
     connection.close()
@@ -252,12 +246,12 @@ def compare_case(label: str, duckdb_file: Path, warehouse: Path, manifest_file: 
 
 
 def summary(results: Sequence[TableResult]) -> str:
-    differences = sum(len(r.differences) for r in results)
+    differences = sum(r.difference_count for r in results)
     return f"{len(results)} marts, {sum(r.rows for r in results)} rows compared, {differences} differences"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
         "--case",
         nargs=4,
@@ -271,11 +265,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[TableResult] = []
     for label, duckdb_file, warehouse, manifest in args.case:
         results.extend(compare_case(label, Path(duckdb_file), Path(warehouse), Path(manifest)))
-    differences = [d for r in results for d in r.differences]
-    for difference in differences[: args.show]:
+    examples = [d for r in results for d in r.examples]
+    for difference in examples[: args.show]:
         print(f"DIFFERENCE {difference}")
     print(summary(results))
-    return 1 if differences else 0
+    return 1 if any(r.difference_count for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
-"""scripts/compare_engines.py can fail: its compare function on small frames (no Spark needed)."""
+"""scripts/compare_engines.py can fail: its comparison on small frames (DuckDB only, no Spark)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -32,7 +34,7 @@ def frame() -> pd.DataFrame:
             "month": [dt.date(2024, 2, 1), dt.date(2024, 1, 1), dt.date(2024, 3, 1)],
             "spend": [20.5, 10.25, None],
             "orders": [2, 1, 0],
-            "is_active": [True, False, None],
+            "is_active": pd.array([True, False, None], dtype="boolean"),
         }
     )
 
@@ -45,7 +47,7 @@ def test_equal_frames_in_another_order_and_types_compare_equal(compare: ModuleTy
     right["month"] = pd.to_datetime(right["month"])  # a date read back as a timestamp at midnight
     result = compare.compare_frames("m", left, right, ["customer_id"])
     assert result.rows == 3
-    assert result.differences == []
+    assert result.difference_count == 0 and result.examples == []
     assert compare.summary([result]) == "1 marts, 3 rows compared, 0 differences"
 
 
@@ -53,41 +55,46 @@ def test_one_changed_number_is_one_difference_naming_mart_column_and_key(compare
     right = frame()
     right.loc[right["customer_id"] == "C1", "spend"] = 10.25 * (1 + 1e-6)
     result = compare.compare_frames("customer_targets", frame(), right, ["customer_id"])
-    assert len(result.differences) == 1
-    difference = result.differences[0]
-    assert (difference.mart, difference.column, difference.key) == ("customer_targets", "spend", "customer_id='C1'")
-    assert "customer_targets.spend at customer_id='C1'" in str(difference)
+    assert result.difference_count == 1
+    difference = result.examples[0]
+    assert (difference.mart, difference.column, difference.key) == ("customer_targets", "spend", "customer_id=C1")
+    assert str(difference).startswith("customer_targets.spend at customer_id=C1: duckdb='10.25' spark=")
     assert compare.summary([result]) == "1 marts, 3 rows compared, 1 differences"
 
 
 @pytest.mark.parametrize(
     ("column", "value"),
     [
-        ("spend", 0.0),  # null against a number
-        ("is_active", False),  # null against a boolean
+        ("spend", 0.0),  # a number against null
+        ("spend", 1e-6),  # a small number against null
+        ("orders", 5),  # another whole number
+        ("is_active", False),  # a boolean against null
         ("month", dt.date(2024, 3, 2)),  # another date
-        ("customer_id", "C3 "),  # text differs by a space
-        ("orders", "0"),  # a number against text
+        ("customer_id", "C3 "),  # text that differs by a space
     ],
 )
 def test_each_kind_of_value_difference_is_found(compare: ModuleType, column: str, value: object) -> None:
-    right = frame().astype(object)
+    right = frame()
     right.loc[2, column] = value
     result = compare.compare_frames("m", frame(), right, ["month"])
-    assert [d.column for d in result.differences] == [column]
+    assert [d.column for d in result.examples] == [column]
+    assert result.difference_count == 1
 
 
-def test_row_count_and_columns_must_match(compare: ModuleType) -> None:
+def test_row_count_columns_and_column_types_must_match(compare: ModuleType) -> None:
     fewer = compare.compare_frames("m", frame(), frame().iloc[:2], ["customer_id"])
-    assert fewer.differences and fewer.differences[0].column == "(row count)"
+    assert fewer.examples[0].column == "(row count)"
     renamed = compare.compare_frames("m", frame(), frame().rename(columns={"spend": "spend_amount"}), ["customer_id"])
-    assert [d.column for d in renamed.differences] == ["(columns)"]
+    assert [d.column for d in renamed.examples] == ["(columns)"]
     reordered = compare.compare_frames("m", frame(), frame()[["month", *frame().columns.drop("month")]], [])
-    assert [d.column for d in reordered.differences] == ["(columns)"]
+    assert [d.column for d in reordered.examples] == ["(columns)"]
+    as_text = frame()
+    as_text["orders"] = as_text["orders"].astype(str)
+    retyped = compare.compare_frames("m", frame(), as_text, ["customer_id"])
+    assert [(d.column, d.key) for d in retyped.examples] == [("orders", "(column type)")]
 
 
-def test_main_exits_non_zero_on_a_difference(compare: ModuleType, tmp_path: Path) -> None:
-    duckdb = pytest.importorskip("duckdb")
+def test_main_reads_both_builds_and_exits_non_zero_on_a_difference(compare: ModuleType, tmp_path: Path) -> None:
     database = tmp_path / "duck.duckdb"
     with duckdb.connect(str(database)) as connection:
         connection.execute("create schema marts")
@@ -96,15 +103,18 @@ def test_main_exits_non_zero_on_a_difference(compare: ModuleType, tmp_path: Path
     table = tmp_path / "warehouse" / "marts.db" / "kpi"
     table.mkdir(parents=True)
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(
-        '{"nodes": {"model.p.kpi": {"resource_type": "model", "schema": "marts", "name": "kpi",'
-        ' "unique_id": "model.p.kpi"}}}'
-    )
+    model = {"resource_type": "model", "schema": "marts", "name": "kpi", "unique_id": "model.p.kpi"}
+    test = {
+        "resource_type": "test",
+        "test_metadata": {"name": "unique", "kwargs": {"column_name": "tile"}},
+        "depends_on": {"nodes": ["model.p.kpi"]},
+    }
+    manifest.write_text(json.dumps({"nodes": {"model.p.kpi": model, "test.p.unique_kpi_tile": test}}))
     args = ["--case", "x", str(database), str(tmp_path / "warehouse"), str(manifest)]
     for value, expected in [(3.0, 0), (3.5, 1)]:
         with duckdb.connect() as connection:
             connection.execute(
-                f"copy (select 'orders' as tile, {value} as tile_value) "
-                f"to '{table / 'part-0.parquet'}' (format parquet)"
+                f"copy (select 'orders' as tile, {value}::double as tile_value) "
+                f"to '{table / 'part-00000.snappy.parquet'}' (format parquet)"
             )
         assert compare.main(args) == expected
