@@ -35,8 +35,19 @@ for name in $SETS; do
         generated) "$VENV/bin/spendlens" generate --lines 20000 --out "$raw" ;;
         *) echo "test_spark.sh: unknown data set $name" >&2; exit 2 ;;
     esac
-    # The generated set has bad rows on purpose (as in make dbt-test-generated).
-    vars="{raw_path: '$raw', data_quality_max_issue_pct: 10}"
+    # cdnow runs the default settings; superstore a 4-4-5 calendar; generated (bad rows on
+    # purpose, as in make dbt-test-generated) a fiscal year from April, rolling week and month
+    # windows, a to-date quarter and tag matching, so each engine-specific path runs somewhere.
+    case "$name" in
+        superstore) settings="business_calendar: {type: '445', fiscal_year_start: '01-01'}" ;;
+        generated) settings="business_calendar: {type: standard, fiscal_year_start: '04-01'},
+            discovery_match_tags: true,
+            spend_windows: [{name: last_8_weeks, periods: 8, unit: week, prior_periods: 8, anchor: rolling},
+                            {name: last_6_months, periods: 6, unit: month, prior_periods: 6, anchor: rolling},
+                            {name: quarter_to_date, periods: 1, unit: quarter, prior_periods: 1, anchor: to_date}]" ;;
+        *) settings="" ;;
+    esac
+    vars="{raw_path: '$raw', data_quality_max_issue_pct: 10${settings:+, $settings}}"
 
     t0=$(seconds)
     SPENDLENS_DB="$dir/duckdb.duckdb" SPENDLENS_TEMP_DIR="$dir/duckdb_tmp" DBT_TARGET_PATH="$dir/dbt-duckdb" \
