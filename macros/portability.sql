@@ -127,3 +127,16 @@
     {%- set spark_type = 'string' if (type | lower | trim) in ('varchar', 'text') else type -%}
     cast({{ field }} as {{ spark_type }})
 {%- endmacro %}
+
+{#- True for a number that is neither NaN nor +/-Infinity. -#}
+{% macro is_finite(number) -%}
+    {{ return(adapter.dispatch('is_finite')(number)) }}
+{%- endmacro %}
+
+{% macro default__is_finite(number) -%}
+    isfinite({{ number }})
+{%- endmacro %}
+
+{% macro spark__is_finite(number) -%}
+    (not isnan({{ number }}) and abs({{ number }}) != double('Infinity'))
+{%- endmacro %}
