@@ -3,10 +3,11 @@
 # pyspark) from the same raw files, then compare the marts row by row
 # (scripts/compare_engines.py). Data sets: CDNOW, Superstore and a small generated set with bad
 # rows. Each data set gets its own DuckDB file, Spark warehouse and metastore under
-# target/spark-test/<name>/. docs/portability.md explains the rules and what is skipped.
+# target/spark-test/<name>/. On the generated set the data tests run on Spark as well.
+# docs/portability.md explains the rules and what is skipped.
 #
 #   scripts/test_spark.sh                       # all three data sets
-#   SPARK_TEST_SETS="superstore" scripts/test_spark.sh
+#   SPARK_TEST_SETS="superstore" SPARK_DATA_TESTS_ON=superstore scripts/test_spark.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,7 @@ SPARK_VENV="${SPARK_VENV:-.venv-spark}"
 SHARED="${SHARED:-../shared/datasets}"
 WORK="${SPARK_TEST_DIR:-target/spark-test}"
 SETS="${SPARK_TEST_SETS:-cdnow superstore generated}"
+SPARK_DATA_TESTS_ON="${SPARK_DATA_TESTS_ON:-generated}"
 export DBT_PROFILES_DIR="$PWD"
 export SPARK_LOCAL_IP=127.0.0.1
 export PYSPARK_PYTHON="$PWD/$SPARK_VENV/bin/python"
@@ -55,13 +57,19 @@ for name in $SETS; do
         --log-path "$dir/logs" > "$dir/dbt-duckdb.log" 2>&1 \
         || { tail -40 "$dir/dbt-duckdb.log"; echo "test_spark.sh: DuckDB build of $name failed" >&2; exit 1; }
     t1=$(seconds)
+    # Data tests run on Spark for one set too (unit tests stay on DuckDB): the tests are SQL too.
+    if [ "$name" = "$SPARK_DATA_TESTS_ON" ]; then
+        what=(--exclude "test_type:unit")
+    else
+        what=(--resource-type seed --resource-type model)
+    fi
     SPENDLENS_TARGET=spark SPENDLENS_SPARK_DIR="$dir/spark" DBT_TARGET_PATH="$dir/dbt-spark" \
-        "$SPARK_VENV/bin/dbt" build --resource-type seed --resource-type model --vars "$vars" \
+        "$SPARK_VENV/bin/dbt" build "${what[@]}" --vars "$vars" \
         --log-path "$dir/logs" > "$dir/dbt-spark.log" 2>&1 \
         || { tail -60 "$dir/dbt-spark.log"; echo "test_spark.sh: Spark build of $name failed" >&2; exit 1; }
     t2=$(seconds)
     echo "test-spark $name: DuckDB build $((t1 - t0)) s, Spark build $((t2 - t1)) s" \
-         "($(grep -o 'PASS=[0-9]*' "$dir/dbt-spark.log" | tail -1) models and seeds on Spark)"
+         "(Spark: $(grep -o 'PASS=[0-9]* WARN=[0-9]* ERROR=[0-9]*' "$dir/dbt-spark.log" | tail -1))"
     cases+=(--case "$name" "$dir/duckdb.duckdb" "$dir/spark/warehouse" "$dir/dbt-spark/manifest.json")
 done
 
