@@ -98,13 +98,26 @@ def differs_sql(column: str, left_kind: str, right_kind: str) -> str:
 
 
 def compare_relations(
-    connection: duckdb.DuckDBPyConnection, mart: str, left: str, right: str, keys: Sequence[str]
+    connection: duckdb.DuckDBPyConnection,
+    mart: str,
+    left: str,
+    right: str,
+    keys: Sequence[str],
+    partition_columns: Sequence[str] = (),
 ) -> TableResult:
-    """Compare two relations (left = DuckDB build, right = Spark build) readable on `connection`."""
+    """Compare two relations (left = DuckDB build, right = Spark build) readable on `connection`.
+
+    A partitioned Spark table lists its partition columns last: that order is accepted (and the
+    right side read in the left order) when the partition columns are named."""
     left_columns = connection.execute(f"describe select * from {left}").fetchall()
     right_columns = connection.execute(f"describe select * from {right}").fetchall()
     left_names = [str(row[0]).lower() for row in left_columns]
     right_names = [str(row[0]).lower() for row in right_columns]
+    partitioned = [c.lower() for c in partition_columns]
+    if partitioned and right_names == [c for c in left_names if c not in partitioned] + partitioned:
+        right = "(select " + ", ".join(quote(c) for c in left_names) + f" from {right})"
+        right_columns = connection.execute(f"describe select * from {right}").fetchall()
+        right_names = left_names
     left_rows = int(connection.execute(f"select count(*) from {left}").fetchone()[0])  # type: ignore[index]
     right_rows = int(connection.execute(f"select count(*) from {right}").fetchone()[0])  # type: ignore[index]
     result = TableResult(mart, min(left_rows, right_rows))
@@ -208,12 +221,16 @@ def sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def spark_relation(warehouse: Path, mart: str) -> str:
+def spark_relation(warehouse: Path, mart: str) -> tuple[str, list[str]]:
+    """A DuckDB relation over the Parquet files of Spark table marts.<mart>, and its partition
+    columns (folders `<column>=<value>`, as Spark writes a partitioned table)."""
     folder = warehouse / f"{MARTS_SCHEMA}.db" / mart
-    files = sorted(folder.glob("*.parquet"))
+    files = sorted(folder.rglob("*.parquet"))
     if not files:
         raise FileNotFoundError(f"no Parquet files for Spark table {MARTS_SCHEMA}.{mart} in {folder}")
-    return "read_parquet([" + ", ".join(sql_text(str(f)) for f in files) + "])"
+    partitions = [part.split("=", 1)[0] for part in files[0].relative_to(folder).parts[:-1] if "=" in part]
+    paths = ", ".join(sql_text(str(f)) for f in files)
+    return f"read_parquet([{paths}], hive_partitioning = {'true' if partitions else 'false'})", partitions
 
 
 def compare_case(label: str, duckdb_file: Path, warehouse: Path, manifest_file: Path) -> list[TableResult]:
@@ -237,7 +254,8 @@ def compare_case(label: str, duckdb_file: Path, warehouse: Path, manifest_file: 
     results = []
     for mart in sorted(keys):
         left = f"duckdb_build.{MARTS_SCHEMA}.{quote(mart)}"
-        result = compare_relations(connection, f"{label}/{mart}", left, spark_relation(warehouse, mart), keys[mart])
+        right, partitions = spark_relation(warehouse, mart)
+        result = compare_relations(connection, f"{label}/{mart}", left, right, keys[mart], partitions)
         status = "ok" if not result.difference_count else f"{result.difference_count} differences"
         print(f"{label}: {mart}: {result.rows} rows, key ({', '.join(keys[mart]) or 'all columns'}): {status}")
         results.append(result)

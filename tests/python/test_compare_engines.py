@@ -118,3 +118,32 @@ def test_main_reads_both_builds_and_exits_non_zero_on_a_difference(compare: Modu
                 f"to '{table / 'part-00000.snappy.parquet'}' (format parquet)"
             )
         assert compare.main(args) == expected
+
+
+def test_a_partitioned_spark_table_is_read_with_its_partition_column(compare: ModuleType, tmp_path: Path) -> None:
+    database = tmp_path / "duck.duckdb"
+    with duckdb.connect(str(database)) as connection:
+        connection.execute("create schema marts")
+        connection.execute(
+            "create table marts.history as select * from (values"
+            " (date '2024-01-31', 'C1', 1.5), (date '2024-02-29', 'C1', 2.5), (date '2024-02-29', 'C2', 4.0))"
+            " as t (month_end_date, customer_id, spend)"
+        )
+        # Spark's layout: a folder per partition value, the partition column not in the files.
+        table = tmp_path / "warehouse" / "marts.db" / "history"
+        table.mkdir(parents=True)
+        connection.execute(
+            f"copy (select * from marts.history) to '{table}' (format parquet, partition_by (month_end_date))"
+        )
+    relation, partitions = compare.spark_relation(tmp_path / "warehouse", "history")
+    assert partitions == ["month_end_date"]
+    with duckdb.connect() as connection:
+        connection.execute(f"attach '{database}' as d (read_only)")
+        result = compare.compare_relations(
+            connection, "history", "d.marts.history", relation, ["month_end_date", "customer_id"], partitions
+        )
+        assert (result.rows, result.difference_count) == (3, 0)
+        unpartitioned = compare.compare_relations(
+            connection, "history", "d.marts.history", relation, ["month_end_date", "customer_id"]
+        )
+        assert [d.column for d in unpartitioned.examples] == ["(columns)"]
