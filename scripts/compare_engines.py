@@ -42,6 +42,9 @@ RELATIVE_TOLERANCE = 1e-9
 ABSOLUTE_TOLERANCE = 1e-9
 MARTS_SCHEMA = "marts"
 EXAMPLES_PER_COLUMN = 3
+# Engine-specific by design: the incremental models' partition hashes (DuckDB hash() vs Spark
+# xxhash64), compared only within one engine.
+IGNORED_COLUMNS = ("partition_fingerprint",)
 
 NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "REAL")
 NUMERIC_TYPES += ("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT")
@@ -104,20 +107,27 @@ def compare_relations(
     right: str,
     keys: Sequence[str],
     partition_columns: Sequence[str] = (),
+    ignored_columns: Sequence[str] = IGNORED_COLUMNS,
 ) -> TableResult:
     """Compare two relations (left = DuckDB build, right = Spark build) readable on `connection`.
 
     A partitioned Spark table lists its partition columns last: that order is accepted (and the
-    right side read in the left order) when the partition columns are named."""
-    left_columns = connection.execute(f"describe select * from {left}").fetchall()
-    right_columns = connection.execute(f"describe select * from {right}").fetchall()
-    left_names = [str(row[0]).lower() for row in left_columns]
-    right_names = [str(row[0]).lower() for row in right_columns]
+    right side read in the left order) when the partition columns are named. Ignored columns
+    are left out on both sides."""
+
+    def names(relation: str) -> list[str]:
+        return [str(row[0]).lower() for row in connection.execute(f"describe select * from {relation}").fetchall()]
+
+    ignored = {c.lower() for c in ignored_columns}
+    left_names = [c for c in names(left) if c not in ignored]
+    right_names = [c for c in names(right) if c not in ignored]
     partitioned = [c.lower() for c in partition_columns]
     if partitioned and right_names == [c for c in left_names if c not in partitioned] + partitioned:
-        right = "(select " + ", ".join(quote(c) for c in left_names) + f" from {right})"
-        right_columns = connection.execute(f"describe select * from {right}").fetchall()
         right_names = left_names
+    left = "(select " + ", ".join(quote(c) for c in left_names) + f" from {left})"
+    right = "(select " + ", ".join(quote(c) for c in right_names) + f" from {right})"
+    left_columns = connection.execute(f"describe select * from {left}").fetchall()
+    right_columns = connection.execute(f"describe select * from {right}").fetchall()
     left_rows = int(connection.execute(f"select count(*) from {left}").fetchone()[0])  # type: ignore[index]
     right_rows = int(connection.execute(f"select count(*) from {right}").fetchone()[0])  # type: ignore[index]
     result = TableResult(mart, min(left_rows, right_rows))
@@ -182,13 +192,19 @@ def compare_relations(
     return result
 
 
-def compare_frames(mart: str, left: pd.DataFrame, right: pd.DataFrame, keys: Sequence[str]) -> TableResult:
+def compare_frames(
+    mart: str,
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    keys: Sequence[str],
+    ignored_columns: Sequence[str] = IGNORED_COLUMNS,
+) -> TableResult:
     """compare_relations for two pandas frames (an in-memory DuckDB, no Spark)."""
     connection = duckdb.connect()
     connection.register("left_frame", left)
     connection.register("right_frame", right)
     try:
-        return compare_relations(connection, mart, "left_frame", "right_frame", keys)
+        return compare_relations(connection, mart, "left_frame", "right_frame", keys, ignored_columns=ignored_columns)
     finally:
         connection.close()
 

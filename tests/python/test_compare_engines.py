@@ -147,3 +147,11 @@ def test_a_partitioned_spark_table_is_read_with_its_partition_column(compare: Mo
             connection, "history", "d.marts.history", relation, ["month_end_date", "customer_id"]
         )
         assert [d.column for d in unpartitioned.examples] == ["(columns)"]
+
+
+def test_engine_specific_fingerprints_are_not_compared(compare: ModuleType) -> None:
+    left, right = frame(), frame()
+    left["partition_fingerprint"] = [1, 2, 3]  # DuckDB hash()
+    right["partition_fingerprint"] = [7, 8, 9]  # Spark xxhash64
+    assert compare.compare_frames("m", left, right, ["customer_id"]).difference_count == 0
+    assert compare.compare_frames("m", left, right, ["customer_id"], ignored_columns=()).difference_count == 3
