@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SHARED ?= ../shared/datasets
 export DBT_PROFILES_DIR := $(CURDIR)
 
-.PHONY: bench-smoke browser lifetimes-env install demo test lint dbt-test-generated dbt-test-cdnow dbt-test-superstore pytest docs clean
+.PHONY: bench-smoke browser lifetimes-env spark-env test-spark install demo test lint dbt-test-generated dbt-test-cdnow dbt-test-superstore pytest docs clean
 
 install: $(VENV)/.installed
 
@@ -47,6 +47,15 @@ dbt-test-superstore: install
 lifetimes-env:
 	bash scripts/lifetimes_env.sh
 
+# dbt-spark + local pyspark (session mode) in its own venv for the portability check.
+spark-env:
+	bash scripts/spark_env.sh
+
+# The same models on Spark: build CDNOW, Superstore and a small generated set on DuckDB and on
+# Spark, compare every mart row by row (docs/portability.md). Needs Java 17.
+test-spark: install spark-env
+	SHARED=$(SHARED) VENV=$(VENV) bash scripts/test_spark.sh
+
 # headless Chromium (Debian package) for the report tests
 browser:
 	bash scripts/install_chromium.sh
@@ -64,4 +73,4 @@ docs: install
 	$(BIN)/dbt docs generate
 
 clean:
-	rm -rf target logs exports exports.versions reports data .venv-lifetimes
+	rm -rf target logs exports exports.versions reports data .venv-lifetimes .venv-spark

@@ -27,9 +27,9 @@
         make_date({{ year_expression }}, {{ month }}, {{ day }})
         + cast(
             case
-                when isodow(make_date({{ year_expression }}, {{ month }}, {{ day }})) <= 4
-                    then 1 - isodow(make_date({{ year_expression }}, {{ month }}, {{ day }}))
-                else 8 - isodow(make_date({{ year_expression }}, {{ month }}, {{ day }}))
+                when {{ iso_day_of_week('make_date(' ~ year_expression ~ ', ' ~ month ~ ', ' ~ day ~ ')') }} <= 4
+                    then 1 - {{ iso_day_of_week('make_date(' ~ year_expression ~ ', ' ~ month ~ ', ' ~ day ~ ')') }}
+                else 8 - {{ iso_day_of_week('make_date(' ~ year_expression ~ ', ' ~ month ~ ', ' ~ day ~ ')') }}
             end as integer
         )
     )

@@ -10,14 +10,14 @@
 
 {% macro is_unparseable_number(column) -%}
     (
-        nullif(trim(cast({{ column }} as varchar)), '') is not null
+        nullif(trim(cast({{ column }} as {{ dbt.type_string() }})), '') is not null
         and try_cast({{ column }} as double) is null
     )
 {%- endmacro %}
 
 {% macro parse_bool(column) -%}
     case
-        when lower(trim(cast({{ column }} as varchar))) in ('true', 't', 'yes', 'y', '1') then true
-        when lower(trim(cast({{ column }} as varchar))) in ('false', 'f', 'no', 'n', '0') then false
+        when lower(trim(cast({{ column }} as {{ dbt.type_string() }}))) in ('true', 't', 'yes', 'y', '1') then true
+        when lower(trim(cast({{ column }} as {{ dbt.type_string() }}))) in ('false', 'f', 'no', 'n', '0') then false
     end
 {%- endmacro %}

@@ -21,14 +21,9 @@
 {%- endmacro %}
 
 {% macro find_raw_file(name) -%}
-    {#- Returns {'path':..., 'format': 'csv'|'parquet'} or none. -#}
+    {#- Returns {'path':..., 'format': 'csv'|'parquet'} or none; stops when both exist. -#}
     {%- set folder = raw_path() -%}
-    {%- set found = run_query(
-        "select file from glob(" ~ sql_string(folder ~ '/' ~ name ~ '.csv') ~ ")"
-        ~ " union all select file from glob(" ~ sql_string(folder ~ '/' ~ name ~ '.parquet') ~ ")"
-        ~ " order by 1"
-    ) -%}
-    {%- set files = found.columns[0].values() -%}
+    {%- set files = adapter.dispatch('list_raw_files')(folder, name) -%}
     {%- if files | length > 1 -%}
         {{ exceptions.raise_compiler_error(
             "Input " ~ name ~ " exists twice in " ~ folder ~ " (" ~ (files | join(', '))
@@ -40,7 +35,33 @@
     {{ return({'path': path, 'format': ('parquet' if path.endswith('.parquet') else 'csv')}) }}
 {%- endmacro %}
 
+{#- Paths of `<name>.csv` / `<name>.parquet` in the folder, sorted. -#}
+{% macro default__list_raw_files(folder, name) -%}
+    {%- set found = run_query(
+        "select file from glob(" ~ sql_string(folder ~ '/' ~ name ~ '.csv') ~ ")"
+        ~ " union all select file from glob(" ~ sql_string(folder ~ '/' ~ name ~ '.parquet') ~ ")"
+        ~ " order by 1"
+    ) -%}
+    {{ return(found.columns[0].values() | list) }}
+{%- endmacro %}
+
+{#- Spark SQL has no glob(): list the folder with the binaryFile source (only the path column
+    is read, never the contents; hidden files are skipped as everywhere in Spark). -#}
+{% macro spark__list_raw_files(folder, name) -%}
+    {%- set found = run_query(
+        "select path from binaryFile.`" ~ folder | replace('`', '``') ~ "`"
+        ~ " where path like " ~ sql_string('%/' ~ name ~ '.csv')
+        ~ " or path like " ~ sql_string('%/' ~ name ~ '.parquet') ~ " order by 1"
+    ) -%}
+    {{ return(found.columns[0].values() | list) }}
+{%- endmacro %}
+
+{#- A relation (or table function) that reads the file with every CSV column as text. -#}
 {% macro raw_reader(file) -%}
+    {{ return(adapter.dispatch('raw_reader')(file)) }}
+{%- endmacro %}
+
+{% macro default__raw_reader(file) -%}
     {%- if file.format == 'parquet' -%}
         read_parquet({{ sql_string(file.path) }})
     {%- else -%}
@@ -52,6 +73,65 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- Spark: a view cannot read a temporary view or pass reader options, so the file becomes an
+    external table `<target schema>_raw.<name>` (re-created on each compile; the data stays in
+    the file). CSV as text with a header, RFC 4180 quoting ("" inside quotes) and line breaks
+    inside quoted values (multiLine); short rows are padded with nulls (PERMISSIVE). -#}
+{% macro spark__raw_reader(file) -%}
+    {%- set schema = target.schema ~ '_raw' -%}
+    {%- set name = file.path.split('/')[-1].rsplit('.', 1)[0] -%}
+    {%- set relation = schema ~ '.' ~ name -%}
+    {%- if execute -%}
+        {%- do run_query('create database if not exists ' ~ schema) -%}
+        {%- do run_query('drop table if exists ' ~ relation) -%}
+        {%- if file.format == 'parquet' -%}
+            {%- do run_query('create table ' ~ relation ~ ' using parquet options (path ' ~ sql_string(file.path) ~ ')') -%}
+        {%- else -%}
+            {%- do run_query(
+                'create table ' ~ relation ~ ' using csv options (path ' ~ sql_string(file.path)
+                ~ ", header 'true', inferSchema 'false', sep ',', quote '\"', escape '\"', multiLine 'true',"
+                ~ " mode 'PERMISSIVE', encoding 'UTF-8')") -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(relation) }}
+{%- endmacro %}
+
+{#- [(column name, is text)] of the file as the reader sees it. -#}
+{% macro raw_columns(reader) -%}
+    {{ return(adapter.dispatch('raw_columns')(reader)) }}
+{%- endmacro %}
+
+{% macro default__raw_columns(reader) -%}
+    {%- set described = run_query("describe select * from " ~ reader) -%}
+    {%- set columns = [] -%}
+    {%- for name in described.columns[0].values() -%}
+        {%- do columns.append((name, (described.columns[1].values()[loop.index0] | upper).startswith('VARCHAR'))) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+{% macro spark__raw_columns(reader) -%}
+    {%- set described = run_query("describe table " ~ reader) -%}
+    {%- set columns = [] -%}
+    {%- for name in described.columns[0].values() if name and not name.startswith('#') -%}
+        {%- do columns.append((name, (described.columns[1].values()[loop.index0] | lower) == 'string')) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+{#- A raw column name as a quoted identifier. -#}
+{% macro quote_raw_column(name) -%}
+    {{ return(adapter.dispatch('quote_raw_column')(name)) }}
+{%- endmacro %}
+
+{% macro default__quote_raw_column(name) -%}
+    {{ return('"' ~ (name | replace('"', '""')) ~ '"') }}
+{%- endmacro %}
+
+{% macro spark__quote_raw_column(name) -%}
+    {{ return('`' ~ (name | replace('`', '``')) ~ '`') }}
+{%- endmacro %}
+
 {% macro read_raw_file(table_name, required_columns, optional_columns=[], required_file=true) -%}
     {#- `source()` records the lineage; the rows are read from the file found at run time. -#}
     {%- set lineage = source('shop', table_name) -%}
@@ -59,7 +139,7 @@
     {%- if not execute -%}
         select
         {%- for column in all_columns %}
-            cast(null as varchar) as {{ column }}{{ "," if not loop.last }}
+            cast(null as {{ dbt.type_string() }}) as {{ column }}{{ "," if not loop.last }}
         {%- endfor %}
     {%- else -%}
         {%- set file = find_raw_file(table_name) -%}
@@ -70,16 +150,16 @@
         {%- elif file is none -%}
             select
             {%- for column in all_columns %}
-                cast(null as varchar) as {{ column }}{{ "," if not loop.last }}
+                cast(null as {{ dbt.type_string() }}) as {{ column }}{{ "," if not loop.last }}
             {%- endfor %}
             where false
         {%- else -%}
-            {%- set described = run_query("describe select * from " ~ raw_reader(file)) -%}
+            {%- set reader = raw_reader(file) -%}
             {%- set present = {} -%}
             {%- set is_text = {} -%}
-            {%- for name in described.columns[0].values() -%}
+            {%- for name, text in raw_columns(reader) -%}
                 {%- do present.update({name | lower | trim: name}) -%}
-                {%- do is_text.update({name | lower | trim: (described.columns[1].values()[loop.index0] | upper).startswith('VARCHAR')}) -%}
+                {%- do is_text.update({name | lower | trim: text}) -%}
             {%- endfor -%}
             {%- set missing = [] -%}
             {%- for column in required_columns if column not in present -%}
@@ -94,14 +174,14 @@
             select
             {%- for column in all_columns %}
                 {%- if column in present and is_text[column] %}
-                replace("{{ present[column] | replace('"', '""') }}", chr(0), '') as {{ column }}{{ "," if not loop.last }}
+                replace({{ quote_raw_column(present[column]) }}, chr(0), '') as {{ column }}{{ "," if not loop.last }}
                 {%- elif column in present %}
-                "{{ present[column] | replace('"', '""') }}" as {{ column }}{{ "," if not loop.last }}
+                {{ quote_raw_column(present[column]) }} as {{ column }}{{ "," if not loop.last }}
                 {%- else %}
-                cast(null as varchar) as {{ column }}{{ "," if not loop.last }}
+                cast(null as {{ dbt.type_string() }}) as {{ column }}{{ "," if not loop.last }}
                 {%- endif %}
             {%- endfor %}
-            from {{ raw_reader(file) }}
+            from {{ reader }}
         {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

@@ -27,15 +27,15 @@
         select
             {{ days }} as period_days,
             'period' as window_role,
-            cast({{ dbt.dateadd('day', -(days - 1), 'analysis_dates.as_of_date') }} as date) as window_start,
+            {{ add_days('analysis_dates.as_of_date', -(days - 1)) }} as window_start,
             analysis_dates.as_of_date as window_end
         from analysis_dates
         union all
         select
             {{ days }} as period_days,
             'comparison' as window_role,
-            cast({{ dbt.dateadd('day', -(2 * days - 1), 'analysis_dates.as_of_date') }} as date) as window_start,
-            cast({{ dbt.dateadd('day', -days, 'analysis_dates.as_of_date') }} as date) as window_end
+            {{ add_days('analysis_dates.as_of_date', -(2 * days - 1)) }} as window_start,
+            {{ add_days('analysis_dates.as_of_date', -days) }} as window_end
         from analysis_dates
     {%- endfor %}
 {%- endmacro %}

@@ -25,15 +25,37 @@ ordered as (
         count(*) over (
             partition by classification_bands.classification_type, classification_bands.segment
         ) as band_count,
-        count(distinct classification_bands.min_spend) over (
-            partition by classification_bands.classification_type, classification_bands.segment
-        ) as min_spend_values,
+        -- distinct values 0, 1 or 2 (= more than one); Spark has no count(distinct) over a window
+        case
+            when count(classification_bands.min_spend) over (
+                    partition by classification_bands.classification_type, classification_bands.segment
+                ) = 0
+                then 0
+            when min(classification_bands.min_spend) over (
+                    partition by classification_bands.classification_type, classification_bands.segment
+                ) = max(classification_bands.min_spend) over (
+                    partition by classification_bands.classification_type, classification_bands.segment
+                )
+                then 1
+            else 2
+        end as min_spend_values,
         count(classification_bands.min_spend) over (
             partition by classification_bands.classification_type, classification_bands.segment
         ) as min_spend_rows,
-        count(distinct classification_bands.min_orders) over (
-            partition by classification_bands.classification_type, classification_bands.segment
-        ) as min_orders_values,
+        -- distinct values 0, 1 or 2 (= more than one); Spark has no count(distinct) over a window
+        case
+            when count(classification_bands.min_orders) over (
+                    partition by classification_bands.classification_type, classification_bands.segment
+                ) = 0
+                then 0
+            when min(classification_bands.min_orders) over (
+                    partition by classification_bands.classification_type, classification_bands.segment
+                ) = max(classification_bands.min_orders) over (
+                    partition by classification_bands.classification_type, classification_bands.segment
+                )
+                then 1
+            else 2
+        end as min_orders_values,
         count(classification_bands.min_orders) over (
             partition by classification_bands.classification_type, classification_bands.segment
         ) as min_orders_rows

@@ -59,7 +59,7 @@ pair_mismatches as (
     select
         pair_counts.from_date,
         pair_counts.to_date,
-        cast(null as varchar) as persona,
+        cast(null as {{ dbt.type_string() }}) as persona,
         pair_counts.customers as movement_customers,
         snapshot_counts.customers as snapshot_customers
     from pair_counts

@@ -7,11 +7,13 @@ rfm_personas as (
 ),
 
 stages as (
-    select unnest(['active', 'lapsing', 'inactive']) as lifecycle_stage
+    select values_list.lifecycle_stage
+    from (values ('active'), ('lapsing'), ('inactive')) as values_list (lifecycle_stage)
 ),
 
 fm_sums as (
-    select unnest(range(2, 11)) as fm_sum
+    select values_list.fm_sum
+    from (values (2), (3), (4), (5), (6), (7), (8), (9), (10)) as values_list (fm_sum)
 ),
 
 combinations as (

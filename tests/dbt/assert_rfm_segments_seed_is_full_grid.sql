@@ -7,7 +7,8 @@ rfm_segments as (
 ),
 
 scores as (
-    select unnest(range(1, 6)) as score
+    select values_list.score
+    from (values (1), (2), (3), (4), (5)) as values_list (score)
 ),
 
 grid as (

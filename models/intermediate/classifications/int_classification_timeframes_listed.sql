@@ -46,7 +46,10 @@ anchored as (
         evaluation_dates.is_as_of_date,
         evaluation_dates.is_month_end,
         months.month_index,
-        cast(evaluation_dates.evaluation_date - months.business_month_start as integer) as day_offset,
+        cast(
+            {{ dbt.datediff('months.business_month_start', 'evaluation_dates.evaluation_date', 'day') }} -- noqa: LT05
+            as integer
+        ) as day_offset,
         evaluation_dates.evaluation_date = months.business_month_end as is_business_month_end
     from evaluation_dates
     inner join months

@@ -128,13 +128,15 @@ with_gaps as (
         coalesce(customers.segment, '(none)') as segment,
         case
             when measured.order_day_count >= 2
-                then {{ safe_divide('measured.last_order_date - measured.first_order_date',
+                then {{ safe_divide(dbt.datediff('measured.first_order_date', 'measured.last_order_date', 'day'),
                                     'measured.order_day_count - 1') }}
         end as average_gap_days,
         case
             when measured.previous_order_day_count >= 2
-                then {{ safe_divide('measured.previous_last_order_date - measured.previous_first_order_date',
-                                    'measured.previous_order_day_count - 1') }}
+                then {{ safe_divide(
+                    dbt.datediff('measured.previous_first_order_date', 'measured.previous_last_order_date', 'day'),
+                    'measured.previous_order_day_count - 1'
+                ) }}
         end as previous_average_gap_days
     from measured
     inner join customers
@@ -163,12 +165,12 @@ risk_scored as (
     select
         with_medians.*,
         {{ safe_divide(
-            'with_medians.evaluation_date - with_medians.last_order_date',
+            dbt.datediff('with_medians.last_order_date', 'with_medians.evaluation_date', 'day'),
             'coalesce(with_medians.average_gap_days, with_medians.segment_median_gap_days,'
             ~ ' with_medians.overall_median_gap_days)'
         ) }} as risk_score,
         {{ safe_divide(
-            'with_medians.previous_timeframe_end - with_medians.previous_last_order_date',
+            dbt.datediff('with_medians.previous_last_order_date', 'with_medians.previous_timeframe_end', 'day'),
             'coalesce(with_medians.previous_average_gap_days, with_medians.previous_segment_median_gap_days,'
             ~ ' with_medians.previous_overall_median_gap_days)'
         ) }} as previous_risk_score

@@ -42,9 +42,18 @@ measured as (
 measured_days as (
     select
         measured.*,
-        cast(measured.holdout_end_date - measured.end_date as bigint) as holdout_days,
-        cast(coalesce(measured.end_date - measured.first_purchase_date + 1, 0) as bigint) as history_days,
-        cast(measured.end_date - measured.last_purchase_date as bigint) as days_since_last_order
+        cast(
+            {{ dbt.datediff('measured.end_date', 'measured.holdout_end_date', 'day') }} -- noqa: LT05
+            as bigint
+        ) as holdout_days,
+        cast(
+            coalesce({{ dbt.datediff('measured.first_purchase_date', 'measured.end_date', 'day') }} + 1, 0) -- noqa: LT05
+            as bigint
+        ) as history_days,
+        cast(
+            {{ dbt.datediff('measured.last_purchase_date', 'measured.end_date', 'day') }} -- noqa: LT05
+            as bigint
+        ) as days_since_last_order
     from measured
 ),
 

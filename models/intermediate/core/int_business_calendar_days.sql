@@ -41,16 +41,16 @@ spine as (
             cast(date_trunc('week', months.calendar_date) as date) as business_week_start,
             cast(date_trunc('week', months.calendar_date) as date) + 6 as business_week_end,
             months.month_index + 1 as business_month_number,
-            cast(months.business_year_start + to_months(months.month_index) as date) as business_month_start,
-            cast(months.business_year_start + to_months(months.month_index + 1) as date) - 1 as business_month_end,
-            months.month_index // 3 + 1 as business_quarter_number,
-            cast(months.business_year_start + to_months((months.month_index // 3) * 3) as date)
+            {{ add_months('months.business_year_start', 'months.month_index') }} as business_month_start,
+            {{ add_months('months.business_year_start', 'months.month_index + 1') }} - 1 as business_month_end,
+            {{ int_div('months.month_index', 3) }} + 1 as business_quarter_number,
+            {{ add_months('months.business_year_start', int_div('months.month_index', 3) ~ ' * 3') }}
                 as business_quarter_start,
-            cast(months.business_year_start + to_months((months.month_index // 3) * 3 + 3) as date) - 1
+            {{ add_months('months.business_year_start', int_div('months.month_index', 3) ~ ' * 3 + 3') }} - 1
                 as business_quarter_end,
             year(months.business_year_start) as business_year,
             months.business_year_start,
-            cast(months.business_year_start + interval 1 year as date) - 1 as business_year_end
+            {{ add_months('months.business_year_start', 12) }} - 1 as business_year_end
         from months
     )
 {% else %}
@@ -75,7 +75,10 @@ weeks as (
         {{ nearest_monday('years.business_year', calendar.month, calendar.day) }} as business_year_start,
         {{ nearest_monday('years.business_year + 1', calendar.month, calendar.day) }} - 1 as business_year_end,
         cast(
-            (years.calendar_date - {{ nearest_monday('years.business_year', calendar.month, calendar.day) }}) // 7
+            {{ int_div(
+                dbt.datediff(nearest_monday('years.business_year', calendar.month, calendar.day), 'years.calendar_date', 'day'),
+                7
+            ) }}
             as integer
         ) as week_index
     from years
@@ -84,8 +87,8 @@ weeks as (
 quarters as (
     select
         weeks.*,
-        least(weeks.week_index // 13, 3) as quarter_index,
-        weeks.week_index - 13 * least(weeks.week_index // 13, 3) as week_in_quarter
+        least({{ int_div('weeks.week_index', 13) }}, 3) as quarter_index,
+        weeks.week_index - 13 * least({{ int_div('weeks.week_index', 13) }}, 3) as week_in_quarter
     from weeks
 ),
 

@@ -8,16 +8,13 @@ analysis_dates as (
 
 spine as (
     select
-        cast(
-            unnest(
-                generate_series(
-                    cast(date_trunc('year', least(analysis_dates.first_order_date, analysis_dates.as_of_date)) as date)
-                    - interval 3 year,
-                    cast(analysis_dates.as_of_date as date) + interval 2 year,
-                    interval 1 day
-                )
-            ) as date
-        ) as calendar_date
+        {{ unnest_days(
+            add_months(
+                "cast(date_trunc('year', least(analysis_dates.first_order_date, analysis_dates.as_of_date)) as date)",
+                -36
+            ),
+            add_months('cast(analysis_dates.as_of_date as date)', 24)
+        ) }} as calendar_date
     from analysis_dates
 )
 

@@ -57,9 +57,9 @@ with_rates as (
         end as rate_to_reporting
     from ranked
     cross join reporting_currency
-    asof left join fx_rates
-        on ranked.currency = fx_rates.currency
-            and ranked.ordered_date >= fx_rates.rate_date
+    {{ asof_left_join(
+        'fx_rates', 'fx_rates', 'ranked.currency', 'currency', 'ranked.ordered_date', 'rate_date', 'rate_to_reporting'
+    ) }}
 ),
 
 judged as (

@@ -217,9 +217,9 @@ final as (
         combined.f_score,
         combined.m_score,
         combined.fm_score,
-        cast(combined.r_score as varchar)
-        || cast(combined.f_score as varchar)
-        || cast(combined.m_score as varchar) as rfm_cell,
+        cast(combined.r_score as {{ dbt.type_string() }})
+        || cast(combined.f_score as {{ dbt.type_string() }})
+        || cast(combined.m_score as {{ dbt.type_string() }}) as rfm_cell,
         rfm_segments.segment as rfm_segment,
         combined.lifecycle_stage,
         rfm_personas.persona,

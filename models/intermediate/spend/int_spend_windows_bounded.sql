@@ -106,13 +106,15 @@ shifted as (
         {%- for shift in ['end_shift', 'start_shift'] %}
             {%- if calendar.type == 'standard' %}
                 case
-                    when indexed.window_unit = 'week' then indexed.as_of_date - 7 * indexed.{{ shift }}
-                    else cast(indexed.as_of_date - to_months(indexed.months_per_period * indexed.{{ shift }}) as date)
+                    when indexed.window_unit = 'week'
+                        then {{ add_days('indexed.as_of_date', '-7 * indexed.' ~ shift) }}
+                    else {{ add_months('indexed.as_of_date', '-indexed.months_per_period * indexed.' ~ shift) }}
                 end as {{ shift }}_date
             {%- else %}
                 coalesce(
                     least(
-                        {{ shift }}_periods.period_start + cast(indexed.as_of_date - indexed.current_start as integer),
+                        {{ add_days(shift ~ '_periods.period_start',
+                                    dbt.datediff('indexed.current_start', 'indexed.as_of_date', 'day')) }},
                         {{ shift }}_periods.period_end
                     ),
                     calendar_limits.first_calendar_date - 1

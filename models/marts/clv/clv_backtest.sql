@@ -39,7 +39,7 @@ buckets as (
         customers_with_predictions.bucket_order,
         case
             when customers_with_predictions.bucket_order >= 7 then '7+'
-            else cast(customers_with_predictions.bucket_order as varchar)
+            else cast(customers_with_predictions.bucket_order as {{ dbt.type_string() }})
         end as bucket,
         customers_with_predictions.customer_id,
         customers_with_predictions.actual_orders,

@@ -67,27 +67,37 @@ classifications as (
     group by customer_classifications.customer_id
 ),
 
-latest_targets as (
+-- the latest month per customer (row_number then a filter: portable, no QUALIFY)
+targets_ranked as (
     select
         customer_targets.customer_id,
         customer_targets.cumulative_target as target_amount_to_date,
         customer_targets.cumulative_actual as actual_amount_to_date,
-        customer_targets.attainment_pct as target_attainment_pct
-    from customer_targets
-    qualify row_number() over (
+        customer_targets.attainment_pct as target_attainment_pct,
+        row_number() over (
             partition by customer_targets.customer_id
             order by customer_targets.month desc nulls last
-        ) = 1
+        ) as month_recency
+    from customer_targets
 ),
 
-top_recommendations as (
+latest_targets as (
+    select
+        targets_ranked.customer_id,
+        targets_ranked.target_amount_to_date,
+        targets_ranked.actual_amount_to_date,
+        targets_ranked.target_attainment_pct
+    from targets_ranked
+    where targets_ranked.month_recency = 1
+),
+
+recommendations_ranked as (
     select
         customer_product_recommendations.customer_id,
         customer_product_recommendations.product_id as top_recommended_product_id,
         customer_product_recommendations.product_name as top_recommended_product_name,
-        customer_product_recommendations.reason as top_recommendation_reason
-    from customer_product_recommendations
-    qualify row_number() over (
+        customer_product_recommendations.reason as top_recommendation_reason,
+        row_number() over (
             partition by customer_product_recommendations.customer_id
             order by
                 case customer_product_recommendations.reason
@@ -97,7 +107,18 @@ top_recommendations as (
                 end asc,
                 customer_product_recommendations.rank asc nulls last,
                 customer_product_recommendations.product_id asc
-        ) = 1
+        ) as recommendation_order
+    from customer_product_recommendations
+),
+
+top_recommendations as (
+    select
+        recommendations_ranked.customer_id,
+        recommendations_ranked.top_recommended_product_id,
+        recommendations_ranked.top_recommended_product_name,
+        recommendations_ranked.top_recommendation_reason
+    from recommendations_ranked
+    where recommendations_ranked.recommendation_order = 1
 ),
 
 final as (

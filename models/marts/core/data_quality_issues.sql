@@ -61,7 +61,8 @@ issues as (
     union all
     select
         'sales_targets' as source_file,
-        coalesce(sales_targets.customer_id, '?') || ' / ' || coalesce(cast(sales_targets.target_month as varchar), '?')
+        coalesce(sales_targets.customer_id, '?') || ' / '
+        || coalesce(cast(sales_targets.target_month as {{ dbt.type_string() }}), '?')
             as record_key,
         case
             when sales_targets.customer_id is null then 'missing key'
@@ -81,7 +82,8 @@ issues as (
     union all
     select
         'fx_rates' as source_file,
-        coalesce(fx_rates.currency, '?') || ' / ' || coalesce(cast(fx_rates.rate_date as varchar), '?') as record_key,
+        coalesce(fx_rates.currency, '?') || ' / '
+        || coalesce(cast(fx_rates.rate_date as {{ dbt.type_string() }}), '?') as record_key,
         case
             when fx_rates.currency is null then 'missing key'
             when fx_rates.rate_date is null then 'unparseable date'
@@ -101,14 +103,14 @@ issues as (
 
 final as (
     select
-        cast(issues.source_file as varchar) as source_file,
-        cast(issues.record_key as varchar) as record_key,
-        cast(issues.reason as varchar) as reason,
-        cast(issues.order_id as varchar) as order_id,
-        cast(issues.line_number as varchar) as line_number,
-        cast(issues.customer_id as varchar) as customer_id,
-        cast(issues.product_id as varchar) as product_id,
-        cast(issues.detail as varchar) as detail
+        cast(issues.source_file as {{ dbt.type_string() }}) as source_file,
+        cast(issues.record_key as {{ dbt.type_string() }}) as record_key,
+        cast(issues.reason as {{ dbt.type_string() }}) as reason,
+        cast(issues.order_id as {{ dbt.type_string() }}) as order_id,
+        cast(issues.line_number as {{ dbt.type_string() }}) as line_number,
+        cast(issues.customer_id as {{ dbt.type_string() }}) as customer_id,
+        cast(issues.product_id as {{ dbt.type_string() }}) as product_id,
+        cast(issues.detail as {{ dbt.type_string() }}) as detail
     from issues
 )
 

@@ -111,7 +111,7 @@ recent_sales as (
     cross join analysis_dates
     where
         daily_items.item_level = 'product'
-        and daily_items.order_date > cast({{ dbt.dateadd('month', -12, 'analysis_dates.as_of_date') }} as date)
+        and daily_items.order_date > {{ add_months('analysis_dates.as_of_date', -12) }}
 ),
 
 segment_sales as (
@@ -229,7 +229,7 @@ not_bought_candidates as (
     product_tags as (
         select distinct
             products.product_id,
-            trim(unnest(string_split(products.tags, '|'))) as tag
+            {{ unnest_split('products.tags', '|') }} as tag
         from products
         where products.tags is not null
     ),

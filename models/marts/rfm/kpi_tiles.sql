@@ -154,25 +154,39 @@ window_measures as (
             and windows.window_role = customer_measures.window_role
 ),
 
-tiles as (
-    {%- set tiles = [
-        'total_revenue', 'average_order_value', 'customer_lifetime_value', 'total_orders',
-        'average_items_per_order', 'average_days_between_orders', 'customers', 'one_time_buyers',
-        'repeat_customers'] %}
+-- one row per window x tile: a cross join with the tile list (not a union of nine selects,
+-- which Spark would plan as nine copies of window_measures)
+{%- set tiles = [
+    'total_revenue', 'average_order_value', 'customer_lifetime_value', 'total_orders',
+    'average_items_per_order', 'average_days_between_orders', 'customers', 'one_time_buyers',
+    'repeat_customers'] %}
+
+tile_list as (
     {%- for tile in tiles %}
         {%- if not loop.first %}
             union all
         {%- endif %}
         select
-            window_measures.period_days,
-            window_measures.window_role,
-            window_measures.window_start,
-            window_measures.window_end,
             {{ loop.index }} as tile_order,
-            '{{ tile }}' as tile,
-            cast(window_measures.{{ tile }} as double) as tile_value
-        from window_measures
+            '{{ tile }}' as tile
     {%- endfor %}
+),
+
+tiles as (
+    select
+        window_measures.period_days,
+        window_measures.window_role,
+        window_measures.window_start,
+        window_measures.window_end,
+        tile_list.tile_order,
+        tile_list.tile,
+        case tile_list.tile
+            {%- for tile in tiles %}
+                when '{{ tile }}' then cast(window_measures.{{ tile }} as double)
+            {%- endfor %}
+        end as tile_value
+    from window_measures
+    cross join tile_list
 ),
 
 final as (

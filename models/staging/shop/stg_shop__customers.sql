@@ -11,10 +11,10 @@ source as (
 
 renamed as (
     select
-        nullif(trim(cast(source.customer_id as varchar)), '') as customer_id,
-        cast(source.customer_name as varchar) as customer_name,
-        nullif(trim(cast(source.segment as varchar)), '') as segment,
-        nullif(trim(cast(source.account_manager as varchar)), '') as account_manager,
+        nullif(trim(cast(source.customer_id as {{ dbt.type_string() }})), '') as customer_id,
+        cast(source.customer_name as {{ dbt.type_string() }}) as customer_name,
+        nullif(trim(cast(source.segment as {{ dbt.type_string() }})), '') as segment,
+        nullif(trim(cast(source.account_manager as {{ dbt.type_string() }})), '') as account_manager,
         {{ parse_date('source.created_at') }} as created_date,
         {{ parse_bool('source.email_opt_in') }} as is_email_opt_in
     from source

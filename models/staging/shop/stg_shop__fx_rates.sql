@@ -11,7 +11,7 @@ source as (
 
 renamed as (
     select
-        upper(nullif(trim(cast(source.currency as varchar)), '')) as currency,
+        upper(nullif(trim(cast(source.currency as {{ dbt.type_string() }})), '')) as currency,
         {{ parse_date('source.rate_date') }} as rate_date,
         try_cast(source.rate_to_reporting as double) as rate_to_reporting
     from source

@@ -11,9 +11,9 @@ source as (
 
 renamed as (
     select
-        nullif(trim(cast(source.bundle_id as varchar)), '') as bundle_id,
-        cast(source.bundle_name as varchar) as bundle_name,
-        nullif(trim(cast(source.product_id as varchar)), '') as product_id
+        nullif(trim(cast(source.bundle_id as {{ dbt.type_string() }})), '') as bundle_id,
+        cast(source.bundle_name as {{ dbt.type_string() }}) as bundle_name,
+        nullif(trim(cast(source.product_id as {{ dbt.type_string() }})), '') as product_id
     from source
 )
 

@@ -11,10 +11,10 @@ source as (
 
 renamed as (
     select
-        nullif(trim(cast(source.product_id as varchar)), '') as product_id,
-        cast(source.product_name as varchar) as product_name,
-        coalesce(nullif(trim(cast(source.category as varchar)), ''), 'Uncategorised') as category,
-        nullif(trim(cast(source.tags as varchar)), '') as tags,
+        nullif(trim(cast(source.product_id as {{ dbt.type_string() }})), '') as product_id,
+        cast(source.product_name as {{ dbt.type_string() }}) as product_name,
+        coalesce(nullif(trim(cast(source.category as {{ dbt.type_string() }})), ''), 'Uncategorised') as category,
+        nullif(trim(cast(source.tags as {{ dbt.type_string() }})), '') as tags,
         try_cast(source.unit_cost as double) as unit_cost,
         {{ is_unparseable_number('source.unit_cost') }} as is_unit_cost_unparseable
     from source

@@ -11,7 +11,7 @@ source as (
 
 renamed as (
     select
-        nullif(trim(cast(source.customer_id as varchar)), '') as customer_id,
+        nullif(trim(cast(source.customer_id as {{ dbt.type_string() }})), '') as customer_id,
         {{ parse_date('source.month') }} as target_month,
         try_cast(source.target_amount as double) as target_amount
     from source

@@ -3,5 +3,5 @@
 {% test finite_numbers(model, column_name) %}
 select *
 from {{ model }}
-where {{ column_name }} is not null and not isfinite(cast({{ column_name }} as double))
+where {{ column_name }} is not null and not {{ is_finite('cast(' ~ column_name ~ ' as double)') }}
 {% endtest %}

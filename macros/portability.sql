@@ -1,0 +1,142 @@
+{#- Engine differences behind adapter.dispatch (docs/portability.md). Each macro has a default
+    (DuckDB, unchanged SQL) and a spark__ variant; prefer dbt's cross-database macros
+    (dbt.datediff, dbt.type_string, dbt.bool_or, ...) where they give the same result. -#}
+
+{#- `left join <relation> as <alias>` keeping, per left row, the right row with the same key and
+    the latest right_value <= left_value (DuckDB ASOF LEFT JOIN). Spark has no ASOF join: each
+    right row is valid from its value up to the next one (lead), an equi-join on the key plus
+    that range. Equal right values: the last one after a tie-breaker on every right column wins
+    on Spark; DuckDB picks one of them. -#}
+{% macro asof_left_join(relation, alias, left_key, right_key, left_value, right_value, tie_breaker) -%}
+    {{ return(adapter.dispatch('asof_left_join')(relation, alias, left_key, right_key, left_value, right_value, tie_breaker)) }}
+{%- endmacro %}
+
+{% macro default__asof_left_join(relation, alias, left_key, right_key, left_value, right_value, tie_breaker) -%}
+    asof left join {{ relation }} as {{ alias }}
+        on {{ left_key }} = {{ alias }}.{{ right_key }}
+            and {{ left_value }} >= {{ alias }}.{{ right_value }}
+{%- endmacro %}
+
+{% macro spark__asof_left_join(relation, alias, left_key, right_key, left_value, right_value, tie_breaker) -%}
+    left join (
+        select
+            asof_right.*,
+            lead(asof_right.{{ right_value }}) over (
+                partition by asof_right.{{ right_key }}
+                order by asof_right.{{ right_value }} nulls last, asof_right.{{ tie_breaker }} nulls last
+            ) as asof_next_value
+        from {{ relation }} as asof_right
+    ) as {{ alias }}
+        on {{ left_key }} = {{ alias }}.{{ right_key }}
+            and {{ left_value }} >= {{ alias }}.{{ right_value }}
+            and ({{ alias }}.asof_next_value is null or {{ left_value }} < {{ alias }}.asof_next_value)
+{%- endmacro %}
+
+{#- The date `days` days after `date_expression` (negative: before). Both engines add only an
+    integer (not a bigint) to a date: DuckDB with +, Spark with date_add. -#}
+{% macro add_days(date_expression, days) -%}
+    {{ return(adapter.dispatch('add_days')(date_expression, days)) }}
+{%- endmacro %}
+
+{% macro default__add_days(date_expression, days) -%}
+    ({{ date_expression }} + cast({{ days }} as integer))
+{%- endmacro %}
+
+{% macro spark__add_days(date_expression, days) -%}
+    date_add({{ date_expression }}, cast({{ days }} as int))
+{%- endmacro %}
+
+{#- The date `months` calendar months after `date_expression` (negative: before), as a date;
+    the day is clamped to the month's last day on both engines. dbt.dateadd would give a
+    timestamp on both. -#}
+{% macro add_months(date_expression, months) -%}
+    {{ return(adapter.dispatch('add_months')(date_expression, months)) }}
+{%- endmacro %}
+
+{% macro default__add_months(date_expression, months) -%}
+    cast({{ date_expression }} + to_months({{ months }}) as date)
+{%- endmacro %}
+
+{% macro spark__add_months(date_expression, months) -%}
+    add_months({{ date_expression }}, cast({{ months }} as int))
+{%- endmacro %}
+
+{#- Integer division of non-negative integers, as an integer (DuckDB `//`; Spark `/` always
+    returns a double, `div` a bigint). -#}
+{% macro int_div(numerator, denominator) -%}
+    {{ return(adapter.dispatch('int_div')(numerator, denominator)) }}
+{%- endmacro %}
+
+{% macro default__int_div(numerator, denominator) -%}
+    ({{ numerator }} // {{ denominator }})
+{%- endmacro %}
+
+{% macro spark__int_div(numerator, denominator) -%}
+    cast(({{ numerator }}) div ({{ denominator }}) as int)
+{%- endmacro %}
+
+{#- ISO day of the week: Monday 1 .. Sunday 7. -#}
+{% macro iso_day_of_week(date_expression) -%}
+    {{ return(adapter.dispatch('iso_day_of_week')(date_expression)) }}
+{%- endmacro %}
+
+{% macro default__iso_day_of_week(date_expression) -%}
+    isodow({{ date_expression }})
+{%- endmacro %}
+
+{% macro spark__iso_day_of_week(date_expression) -%}
+    (weekday({{ date_expression }}) + 1)
+{%- endmacro %}
+
+{#- A select-list expression that turns one row into one row per day from start_date to
+    end_date (both included), as dates. -#}
+{% macro unnest_days(start_date, end_date) -%}
+    {{ return(adapter.dispatch('unnest_days')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro default__unnest_days(start_date, end_date) -%}
+    cast(unnest(generate_series({{ start_date }}, {{ end_date }}, interval 1 day)) as date)
+{%- endmacro %}
+
+{% macro spark__unnest_days(start_date, end_date) -%}
+    explode(sequence(cast({{ start_date }} as date), cast({{ end_date }} as date), interval 1 day))
+{%- endmacro %}
+
+{#- A select-list expression that turns one row into one row per `delimiter`-separated part
+    of `text` (trimmed; a null text gives no row). -#}
+{% macro unnest_split(text, delimiter) -%}
+    {{ return(adapter.dispatch('unnest_split')(text, delimiter)) }}
+{%- endmacro %}
+
+{% macro default__unnest_split(text, delimiter) -%}
+    trim(unnest(string_split({{ text }}, {{ sql_string(delimiter) }})))
+{%- endmacro %}
+
+{#- Spark's split() takes a regular expression: a one-character delimiter goes into a
+    character class ([|]) so it is matched literally. -#}
+{% macro spark__unnest_split(text, delimiter) -%}
+    {%- if delimiter | length != 1 or delimiter in '\\^]' -%}
+        {{ exceptions.raise_compiler_error("unnest_split on Spark takes one plain character, got " ~ delimiter) }}
+    {%- endif -%}
+    explode(transform(split({{ text }}, {{ sql_string('[' ~ delimiter ~ ']') }}), part -> trim(part)))
+{%- endmacro %}
+
+{#- dbt.cast(...) with the type names the project's yml uses (contract data_type, seed
+    column_types): Spark calls text `string` and has no length-less varchar. -#}
+{% macro spark__cast(field, type) -%}
+    {%- set spark_type = 'string' if (type | lower | trim) in ('varchar', 'text') else type -%}
+    cast({{ field }} as {{ spark_type }})
+{%- endmacro %}
+
+{#- True for a number that is neither NaN nor +/-Infinity. -#}
+{% macro is_finite(number) -%}
+    {{ return(adapter.dispatch('is_finite')(number)) }}
+{%- endmacro %}
+
+{% macro default__is_finite(number) -%}
+    isfinite({{ number }})
+{%- endmacro %}
+
+{% macro spark__is_finite(number) -%}
+    (not isnan({{ number }}) and abs({{ number }}) != double('Infinity'))
+{%- endmacro %}
