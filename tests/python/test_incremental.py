@@ -1,5 +1,6 @@
 """Incremental builds (issue 8): after an append, the incremental models give the same rows as a
---full-refresh build, and they really recompute only the partitions whose inputs changed.
+--full-refresh build (generated data and the real Superstore set), and they really recompute only
+the partitions whose inputs changed.
 
 The data set is generated once: the base folder lacks the last order day and a handful of orders
 of an earlier month (late lines), and one customer changes segment between the two builds.
@@ -15,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from conftest import BIN, PROJECT_DIR
+from conftest import BIN, PROJECT_DIR, BuiltProjects
 
 from spendlens.generate import generate
 
@@ -98,6 +99,43 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     changed.to_csv(final / "customers.csv", index=False)
     return {"root": root, "base": base, "final": final, "last_day": last_day, "january": january,
             "buyer": buyer, "appended": len(lines) - len(base_lines)}
+
+
+@pytest.fixture(scope="module")
+def superstore_incremental_and_full(projects: BuiltProjects, tmp_path_factory: pytest.TempPathFactory
+                                    ) -> tuple[Path, Path]:
+    """The same scenario on the real Superstore set: the last day and 12 orders of June 2017
+    arrive late, and a customer who bought in 2015 changes segment."""
+    root = tmp_path_factory.mktemp("incremental_superstore")
+    full = projects.raw("superstore")
+    lines = pd.read_csv(full / "order_lines.csv", dtype=str, keep_default_na=False)
+    customers = pd.read_csv(full / "customers.csv", dtype=str, keep_default_na=False)
+    day = lines["ordered_at"].str.slice(0, 10)
+    last_day = day.max()
+    june = sorted(lines.loc[day.str.startswith("2017-06"), "order_id"].unique())[:12]
+    base = root / "base"
+    shutil.copytree(full, base)
+    lines[(day != last_day) & ~lines["order_id"].isin(june)].to_csv(base / "order_lines.csv", index=False)
+    buyer = sorted(lines.loc[day.str.startswith("2015"), "customer_id"].unique())[0]
+    old_segment = customers.loc[customers["customer_id"] == buyer, "segment"].iloc[0]
+    changed = customers.copy()
+    changed.loc[changed["customer_id"] == buyer, "segment"] = next(
+        s for s in sorted(set(customers["segment"])) if s and s != old_segment)
+    final = root / "final"
+    shutil.copytree(full, final)
+    changed.to_csv(final / "customers.csv", index=False)
+    incremental, full_refresh = root / "incremental.duckdb", root / "full_refresh.duckdb"
+    _dbt_run(base, incremental)
+    _dbt_run(final, incremental)
+    _dbt_run(final, full_refresh, "--full-refresh")
+    return incremental, full_refresh
+
+
+@pytest.mark.parametrize(("schema", "name"), COMPARED)
+def test_incremental_build_equals_full_refresh_on_superstore(
+        superstore_incremental_and_full: tuple[Path, Path], schema: str, name: str) -> None:
+    incremental, full_refresh = superstore_incremental_and_full
+    _assert_same_rows(_table(incremental, schema, name), _table(full_refresh, schema, name), name)
 
 
 @pytest.fixture(scope="module")
