@@ -96,6 +96,50 @@ copy (
 """
 
 
+#: The generator holds a data set in memory (about 3 GiB per 10 million lines); larger benchmarks
+#: are copies of one generated set with disjoint customers (ids suffixed -1, -2, ...).
+MAX_GENERATED_LINES = 20_000_000
+REPLICA_LINES = 10_000_000
+OPTIONAL_STEPS = ("run", "incremental", "pandas")
+
+
+def replicate_dataset(base: Path, out: Path, copies: int) -> None:
+    """Write `copies` copies of the data set in `base` to `out`: products, bundles and fx rates
+    once; order lines, customers and targets once per copy, with the customer and order ids of
+    copy k > 0 suffixed '-k' (so every copy is a disjoint set of customers and orders)."""
+    import duckdb
+
+    out.mkdir(parents=True, exist_ok=True)
+    suffixed = {"order_lines": ("order_id", "customer_id"), "customers": ("customer_id",),
+                "sales_targets": ("customer_id",)}
+    with duckdb.connect() as con:
+        con.execute("set preserve_insertion_order = false").fetchall()
+        for name in INPUTS:
+            source = base / f"{name}.parquet"
+            if not source.exists():
+                continue
+            if name not in suffixed:
+                shutil.copy(source, out / f"{name}.parquet")
+                continue
+            path = str(source).replace("'", "''")
+            replace = ", ".join(
+                f"case when copy.k = 0 then {column} else {column} || '-' || copy.k end as {column}"
+                for column in suffixed[name]
+            )
+            target = str(out / f"{name}.parquet").replace("'", "''")
+            con.execute(
+                f"copy (select * replace ({replace}) from read_parquet('{path}') "
+                f"cross join (select range as k from range({copies})) as copy) "
+                f"to '{target}' (format parquet)"
+            ).fetchall()
+
+
+def _generate_code(out: Path, lines: int, customers: int, products: int, years: int) -> str:
+    return (f"from spendlens.generate import generate; from pathlib import Path; "
+            f"generate(out=Path({str(out)!r}), lines={lines}, customers={customers}, products={products}, "
+            f"seed=42, years={years}, end_date='2026-06-30', fmt='parquet', bad_rows=False)")
+
+
 def _python(code: str) -> list[str]:
     return [sys.executable, "-c", code]
 
@@ -146,10 +190,14 @@ def slowest_models(target: Path, count: int = 8) -> list[tuple[str, float]]:
     return sorted(models, key=lambda item: -item[1])[:count]
 
 
-def run_bench(lines: int, customers: int, products: int, workdir: Path, years: int = 3) -> int:
-    """Generate, measure every step, print the table; returns 0."""
+def run_bench(lines: int, customers: int, products: int, workdir: Path, years: int = 3,
+              skip: tuple[str, ...] = ()) -> int:
+    """Generate, measure every step (but those in `skip`), print the table; returns 0."""
     from spendlens.bench_pandas import compare_with_marts
 
+    unknown = sorted(set(skip) - set(OPTIONAL_STEPS))
+    if unknown:
+        raise SpendlensError(f"--skip {','.join(unknown)}: only {', '.join(OPTIONAL_STEPS)} can be skipped")
     workdir = workdir.resolve()
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -159,10 +207,17 @@ def run_bench(lines: int, customers: int, products: int, workdir: Path, years: i
     memory = os.environ.get("SPENDLENS_MEMORY_LIMIT", "8GB")
     results: list[Measure] = []
 
-    gen = (f"from spendlens.generate import generate; from pathlib import Path; "
-           f"generate(out=Path({str(full)!r}), lines={lines}, customers={customers}, products={products}, "
-           f"seed=42, years={years}, end_date='2026-06-30', fmt='parquet', bad_rows=False)")
-    results.append(measure("generate", _python(gen), note=f"{lines:,} lines"))
+    if lines <= MAX_GENERATED_LINES:
+        results.append(measure("generate", _python(_generate_code(full, lines, customers, products, years)),
+                               note=f"{lines:,} lines"))
+    else:
+        copies = -(-lines // REPLICA_LINES)
+        base = workdir / "base"
+        code = (_generate_code(base, lines // copies, max(1, customers // copies), products, years)
+                + f"; from spendlens.bench import replicate_dataset; "
+                  f"replicate_dataset(Path({str(base)!r}), Path({str(full)!r}), {copies})")
+        results.append(measure("generate", _python(code),
+                               note=f"{copies} disjoint copies of {lines // copies:,} lines"))
     last_day, base_lines, total_lines = _split_last_day(full, raw)
 
     floor_sql = FLOOR_SQL.format(threads=threads, memory=memory, lines=str(raw / "order_lines.parquet"),
@@ -171,33 +226,46 @@ def run_bench(lines: int, customers: int, products: int, workdir: Path, years: i
                     note="read every line once, aggregate to customer x product x month")
     results.append(floor)
 
+    run: Measure | None = None
     run_db = workdir / "run" / "spendlens.duckdb"
-    run_db.parent.mkdir()
-    args, env = _dbt("seed", raw, run_db)
-    measure("dbt seed", args, env, note="lookup seeds (not part of the ratios)")
-    args, env = _dbt("run", raw, run_db)
-    run = measure("dbt run", args, env, note="all models (after dbt seed)")
-    results.append(run)
+    if "run" not in skip:
+        run_db.parent.mkdir()
+        args, env = _dbt("seed", raw, run_db)
+        measure("dbt seed", args, env, note="lookup seeds (not part of the ratios)")
+        args, env = _dbt("run", raw, run_db)
+        run = measure("dbt run", args, env, note="all models (after dbt seed)")
+        results.append(run)
 
     build_db = workdir / "build" / "spendlens.duckdb"
     build_db.parent.mkdir()
     args, env = _dbt("build", raw, build_db)
     build = measure("dbt build", args, env, note="models + data tests + unit tests, empty database")
     results.append(build)
+    build_slowest = slowest_models(build_db.parent / "dbt_target")
 
-    shutil.copy(full / "order_lines.parquet", raw / "order_lines.parquet")
-    appended = total_lines - base_lines
-    args, env = _dbt("build", raw, build_db)
-    incremental = measure("incremental", args, env,
-                          note=f"dbt build after appending {last_day}: +{appended:,} lines "
-                               f"({100 * appended / max(base_lines, 1):.2f}%)")
-    results.append(incremental)
+    incremental: Measure | None = None
+    if "incremental" not in skip:
+        shutil.copy(full / "order_lines.parquet", raw / "order_lines.parquet")
+        appended = total_lines - base_lines
+        args, env = _dbt("build", raw, build_db)
+        incremental = measure("incremental", args, env,
+                              note=f"dbt build after appending {last_day}: +{appended:,} lines "
+                                   f"({100 * appended / max(base_lines, 1):.2f}%)")
+        results.append(incremental)
 
-    pandas_code = (f"from spendlens.bench_pandas import pandas_baseline; from pathlib import Path; "
-                   f"pandas_baseline(Path({str(raw)!r}), Path({str(workdir / 'pandas')!r}))")
-    pandas = measure("pandas", _python(pandas_code), note="RFM + spend window + classification inputs")
-    results.append(pandas)
-    checked = compare_with_marts(workdir / "pandas", build_db)
+    pandas: Measure | None = None
+    checked = "not run (--skip pandas)"
+    if "pandas" not in skip:
+        pandas_code = (f"from spendlens.bench_pandas import pandas_baseline; from pathlib import Path; "
+                       f"pandas_baseline(Path({str(raw)!r}), Path({str(workdir / 'pandas')!r}))")
+        pandas = measure("pandas", _python(pandas_code), note="RFM + spend window + classification inputs")
+        results.append(pandas)
+        checked = compare_with_marts(workdir / "pandas", build_db)
+
+    def ratio(value: float | None, unit: str) -> str:
+        if value is None:
+            return "not run"
+        return f"{100 * value:.0f}%" if unit == "%" else f"{value:.1f}x"
 
     print()
     print(f"spendlens bench: {total_lines:,} lines, {customers:,} customers, {products:,} products, "
@@ -207,13 +275,17 @@ def run_bench(lines: int, customers: int, products: int, workdir: Path, years: i
         print(f"| {m.name} | {m.seconds:.1f} | {m.peak_rss_bytes / 2**30:.2f} |")
     print()
     print("| ratio | value | target |\n|---|---:|---:|")
-    print(f"| dbt run / floor | {run.seconds / floor.seconds:.1f}x | <= 3x |")
-    print(f"| dbt build / floor | {build.seconds / floor.seconds:.1f}x | <= 5x |")
-    print(f"| incremental / full build | {100 * incremental.seconds / build.seconds:.0f}% | <= 15% |")
-    print(f"| pandas / dbt run | {pandas.seconds / run.seconds:.1f}x | >= 10x |")
+    print(f"| dbt run / floor | {ratio(run and run.seconds / floor.seconds, 'x')} | <= 3x |")
+    print(f"| dbt build / floor | {ratio(build.seconds / floor.seconds, 'x')} | <= 5x |")
+    print(f"| incremental / full build | {ratio(incremental and incremental.seconds / build.seconds, '%')} | <= 15% |")
+    print(f"| pandas / dbt run | {ratio(pandas and run and pandas.seconds / run.seconds, 'x')} | >= 10x |")
     print(f"\npandas baseline equals the marts: {checked}")
-    for label, target in (("dbt run", run_db.parent / "dbt_target"), ("incremental", build_db.parent / "dbt_target")):
-        print(f"\nslowest models, {label} (s):")
-        for name, seconds in slowest_models(target):
-            print(f"  {seconds:8.1f}  {name}")
+    profiles = [("dbt run", slowest_models(run_db.parent / "dbt_target") if run else []),
+                ("dbt build", build_slowest),
+                ("incremental", slowest_models(build_db.parent / "dbt_target") if incremental else [])]
+    for label, slowest in profiles:
+        if slowest:
+            print(f"\nslowest models, {label} (s):")
+            for name, seconds in slowest:
+                print(f"  {seconds:8.1f}  {name}")
     return 0

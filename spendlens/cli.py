@@ -56,6 +56,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--customers", type=int, default=100_000)
     p.add_argument("--products", type=int, default=10_000)
     p.add_argument("--workdir", type=Path, default=Path("target/bench"))
+    p.add_argument("--skip", default="", metavar="STEPS",
+                   help="comma-separated steps to leave out: run, incremental, pandas (e.g. at 100M lines)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -116,6 +118,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             customers=args.customers,
             products=args.products,
             workdir=args.workdir,
+            skip=tuple(step.strip() for step in args.skip.split(",") if step.strip()),
         )
     raise AssertionError(args.command)
 

@@ -62,6 +62,83 @@ customer_days as (
         orders.order_date
 ),
 
+{# Every metric is a value "up to a date" at one of three dates per classification date: the
+   date itself, the end of its previous timeframe and the day before that timeframe starts
+   (revenue in a timeframe = spend up to its end - spend up to the day before it). So the
+   customer days are summed into buckets ending at those boundary dates, cumulated once per
+   customer over the boundaries, and read at the three dates: a few rows per customer and
+   boundary instead of every customer day joined to every later classification date. #}
+boundaries as (
+    select distinct boundary_dates.boundary_date
+    from (
+        select timeframes.evaluation_date as boundary_date from timeframes
+        union all
+        select timeframes.previous_timeframe_end as boundary_date from timeframes
+        union all
+        select {{ add_days('timeframes.previous_timeframe_start', -1) }} as boundary_date from timeframes
+    ) as boundary_dates
+),
+
+-- each order date falls in the bucket of the first boundary on or after it
+order_date_buckets as (
+    select
+        order_dates.order_date,
+        min(boundaries.boundary_date) as bucket_date
+    from (select distinct customer_days.order_date from customer_days) as order_dates
+    inner join boundaries
+        on order_dates.order_date <= boundaries.boundary_date
+    group by order_dates.order_date
+),
+
+customer_buckets as (
+    select
+        customer_days.customer_id,
+        order_date_buckets.bucket_date,
+        sum(customer_days.spend_amount) as spend_amount,
+        sum(customer_days.purchase_order_count) as purchase_order_count,
+        count(case when customer_days.is_purchase_day then 1 end) as purchase_day_count,
+        min(case when customer_days.is_purchase_day then customer_days.order_date end) as first_purchase_date,
+        max(case when customer_days.is_purchase_day then customer_days.order_date end) as last_purchase_date
+    from customer_days
+    inner join order_date_buckets
+        on customer_days.order_date = order_date_buckets.order_date
+    group by
+        customer_days.customer_id,
+        order_date_buckets.bucket_date
+),
+
+customer_starts as (
+    select
+        customer_buckets.customer_id,
+        min(customer_buckets.bucket_date) as first_bucket_date
+    from customer_buckets
+    group by customer_buckets.customer_id
+),
+
+-- each customer at every boundary from its first bucket on, with its values up to that date
+cumulated as (
+    select
+        customer_starts.customer_id,
+        boundaries.boundary_date,
+        sum(coalesce(customer_buckets.spend_amount, 0)) over customer_to_date as spend_to_date,
+        sum(coalesce(customer_buckets.purchase_order_count, 0)) over customer_to_date as purchase_orders_to_date,
+        sum(coalesce(customer_buckets.purchase_day_count, 0)) over customer_to_date as purchase_days_to_date,
+        min(customer_buckets.first_purchase_date) over customer_to_date as first_purchase_date,
+        max(customer_buckets.last_purchase_date) over customer_to_date as last_purchase_date
+    from customer_starts
+    inner join boundaries
+        on customer_starts.first_bucket_date <= boundaries.boundary_date
+    left join customer_buckets
+        on
+            customer_starts.customer_id = customer_buckets.customer_id
+            and boundaries.boundary_date = customer_buckets.bucket_date
+    window customer_to_date as (
+        partition by customer_starts.customer_id
+        order by boundaries.boundary_date
+        rows between unbounded preceding and current row
+    )
+),
+
 measured as (
     select
         timeframes.evaluation_date,
@@ -71,55 +148,30 @@ measured as (
         timeframes.timeframe_end,
         timeframes.previous_timeframe_start,
         timeframes.previous_timeframe_end,
-        customer_days.customer_id,
-        min(case when customer_days.is_purchase_day then customer_days.order_date end) as first_order_date,
-        max(case when customer_days.is_purchase_day then customer_days.order_date end) as last_order_date,
-        count(case when customer_days.is_purchase_day then 1 end) as order_day_count,
-        min(
-            case
-                when customer_days.is_purchase_day and customer_days.order_date <= timeframes.previous_timeframe_end
-                    then customer_days.order_date
-            end
-        ) as previous_first_order_date,
-        max(
-            case
-                when customer_days.is_purchase_day and customer_days.order_date <= timeframes.previous_timeframe_end
-                    then customer_days.order_date
-            end
-        ) as previous_last_order_date,
-        count(
-            case
-                when customer_days.is_purchase_day and customer_days.order_date <= timeframes.previous_timeframe_end
-                    then 1
-            end
-        ) as previous_order_day_count,
-        {#- money sums rounded to 6 decimals: float noise must not split ties in revenue_rank -#}
-        round(coalesce(sum(
-            case when customer_days.order_date >= timeframes.timeframe_start then customer_days.spend_amount end
-        ), 0), 6) as revenue,
-        round(coalesce(sum(
-            case
-                when customer_days.order_date between timeframes.previous_timeframe_start
-                    and timeframes.previous_timeframe_end
-                    then customer_days.spend_amount
-            end
-        ), 0), 6) as previous_revenue,
-        coalesce(sum(
-            case when customer_days.order_date >= timeframes.timeframe_start then customer_days.purchase_order_count end
-        ), 0) as order_count
+        at_date.customer_id,
+        at_date.first_purchase_date as first_order_date,
+        at_date.last_purchase_date as last_order_date,
+        at_date.purchase_days_to_date as order_day_count,
+        at_previous_end.first_purchase_date as previous_first_order_date,
+        at_previous_end.last_purchase_date as previous_last_order_date,
+        coalesce(at_previous_end.purchase_days_to_date, 0) as previous_order_day_count,
+        {#- money rounded to 6 decimals: float noise must not split ties in revenue_rank -#}
+        round(at_date.spend_to_date - coalesce(at_previous_end.spend_to_date, 0), 6) as revenue,
+        round(coalesce(at_previous_end.spend_to_date, 0) - coalesce(before_previous.spend_to_date, 0), 6)
+            as previous_revenue,
+        at_date.purchase_orders_to_date - coalesce(at_previous_end.purchase_orders_to_date, 0) as order_count
     from timeframes
-    inner join customer_days
-        on timeframes.evaluation_date >= customer_days.order_date
-    group by
-        timeframes.evaluation_date,
-        timeframes.is_as_of_date,
-        timeframes.is_month_end,
-        timeframes.timeframe_start,
-        timeframes.timeframe_end,
-        timeframes.previous_timeframe_start,
-        timeframes.previous_timeframe_end,
-        customer_days.customer_id
-    having max(case when customer_days.is_purchase_day then 1 else 0 end) = 1
+    inner join cumulated as at_date
+        on timeframes.evaluation_date = at_date.boundary_date
+    left join cumulated as at_previous_end
+        on
+            at_date.customer_id = at_previous_end.customer_id
+            and timeframes.previous_timeframe_end = at_previous_end.boundary_date
+    left join cumulated as before_previous
+        on
+            at_date.customer_id = before_previous.customer_id
+            and {{ add_days('timeframes.previous_timeframe_start', -1) }} = before_previous.boundary_date
+    where at_date.purchase_days_to_date > 0
 ),
 
 with_gaps as (

@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#- The per-customer input of the CLV models (Fader, Hardie & Lee's x, t_x, T, m), one row per
     customer x fit period (see macro clv_fit_periods) for customers with a purchase by the
     period's end_date. Purchases only (return-only orders are not purchases); the purchase

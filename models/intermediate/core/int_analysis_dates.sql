@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#- One row: the as-of date the analysis is computed at (var as_of_date, or else the latest
     usable order date, which is never in the future) and the first usable order date. -#}
 with

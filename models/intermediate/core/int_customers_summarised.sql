@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#- One row per usable customer: segment and order history up to the as-of date. Customers with
     no purchase yet have zero orders and null dates. -#}
 with

@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#- Customers with a data-quality verdict: the first row of a duplicated id is kept. -#}
 with
 

@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#- One row per order day up to the as-of date with usable lines: a fingerprint of every input
     the compact aggregate's rows of that day depend on (the day's usable lines with their
     category, and the bundle memberships). The incremental aggregate recomputes the days whose

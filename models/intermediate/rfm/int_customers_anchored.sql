@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 {#- The anchor product of each customer's also_bought recommendations: the product with the
     highest net spend among those bought on the customer's last purchase day (ties: lowest
     product_id). -#}

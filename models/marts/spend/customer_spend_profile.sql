@@ -69,14 +69,88 @@ item_windows as (
         daily_items.item_id
 ),
 
+{# Segment shares need three totals per window: the customer's (the product level holds every
+   line exactly once), the segment's per item and the segment's. They are summed here, still
+   side by side, so that each is joined once per customer x item, not once per window. #}
+item_windows_with_segment as (
+    select
+        item_windows.*,
+        int_customers_summarised.segment
+    from item_windows
+    left join int_customers_summarised
+        on item_windows.customer_id = int_customers_summarised.customer_id
+),
+
+customer_totals as (
+    select
+        {%- for window in windows %}
+            round(sum(item_windows_with_segment.window_{{ loop.index }}_total_spend), 6)
+                as window_{{ loop.index }}_customer_spend,
+        {%- endfor %}
+        item_windows_with_segment.customer_id,
+        max(item_windows_with_segment.segment) as segment
+    from item_windows_with_segment
+    where item_windows_with_segment.item_level = 'product'
+    group by item_windows_with_segment.customer_id
+),
+
+segment_items as (
+    select
+        {%- for window in windows %}
+            round(sum(item_windows_with_segment.window_{{ loop.index }}_total_spend), 6)
+                as window_{{ loop.index }}_segment_item_spend,
+        {%- endfor %}
+        item_windows_with_segment.segment,
+        item_windows_with_segment.item_level,
+        item_windows_with_segment.item_id
+    from item_windows_with_segment
+    where item_windows_with_segment.segment is not null
+    group by
+        item_windows_with_segment.segment,
+        item_windows_with_segment.item_level,
+        item_windows_with_segment.item_id
+),
+
+segment_totals as (
+    select
+        {%- for window in windows %}
+            round(sum(customer_totals.window_{{ loop.index }}_customer_spend), 6)
+                as window_{{ loop.index }}_segment_spend,
+        {%- endfor %}
+        customer_totals.segment
+    from customer_totals
+    where customer_totals.segment is not null
+    group by customer_totals.segment
+),
+
+item_totals as (
+    select
+        {%- for window in windows %}
+            customer_totals.window_{{ loop.index }}_customer_spend,
+            segment_items.window_{{ loop.index }}_segment_item_spend,
+            segment_totals.window_{{ loop.index }}_segment_spend,
+        {%- endfor %}
+        item_windows_with_segment.*
+    from item_windows_with_segment
+    left join customer_totals
+        on item_windows_with_segment.customer_id = customer_totals.customer_id
+    left join segment_items
+        on
+            item_windows_with_segment.segment = segment_items.segment
+            and item_windows_with_segment.item_level = segment_items.item_level
+            and item_windows_with_segment.item_id = segment_items.item_id
+    left join segment_totals
+        on item_windows_with_segment.segment = segment_totals.segment
+),
+
 {# Back to one row per window. Only customer x item x window with spend, returns or orders in
    the window or its prior span get a row (SPEC: other pairs are not needed); has_purchased still
    looks at the whole history. #}
-profiled as (
+shares as (
     select
-        item_windows.customer_id,
-        item_windows.item_level,
-        item_windows.item_id,
+        item_totals.customer_id,
+        item_totals.item_level,
+        item_totals.item_id,
         int_spend_windows_bounded.window_order,
         int_spend_windows_bounded.window_name,
         int_spend_windows_bounded.window_start,
@@ -85,85 +159,26 @@ profiled as (
         int_spend_windows_bounded.prior_window_end,
         int_spend_windows_bounded.periods,
         int_spend_windows_bounded.prior_periods,
-        item_windows.has_purchased,
-        int_customers_summarised.segment,
-        {{ spend_window_pick(windows, 'item_windows', 'total_spend') }} as total_spend,
-        {{ spend_window_pick(windows, 'item_windows', 'prior_total_spend') }} as prior_total_spend,
-        {{ spend_window_pick(windows, 'item_windows', 'quantity') }} as quantity,
-        {{ spend_window_pick(windows, 'item_windows', 'order_count') }} as order_count,
-        {{ spend_window_pick(windows, 'item_windows', 'cost_amount') }} as cost_amount,
-        {{ spend_window_pick(windows, 'item_windows', 'uncosted_spend') }} as uncosted_spend
-    from item_windows
+        item_totals.has_purchased,
+        item_totals.segment,
+        {{ spend_window_pick(windows, 'item_totals', 'total_spend') }} as total_spend,
+        {{ spend_window_pick(windows, 'item_totals', 'prior_total_spend') }} as prior_total_spend,
+        {{ spend_window_pick(windows, 'item_totals', 'quantity') }} as quantity,
+        {{ spend_window_pick(windows, 'item_totals', 'order_count') }} as order_count,
+        {{ spend_window_pick(windows, 'item_totals', 'cost_amount') }} as cost_amount,
+        {{ spend_window_pick(windows, 'item_totals', 'uncosted_spend') }} as uncosted_spend,
+        case
+            when {{ spend_window_pick(windows, 'item_totals', 'customer_spend') }} > 0
+                then {{ spend_window_pick(windows, 'item_totals', 'customer_spend') }}
+        end as customer_spend,
+        {{ spend_window_pick(windows, 'item_totals', 'segment_item_spend') }} as segment_item_spend,
+        case
+            when {{ spend_window_pick(windows, 'item_totals', 'segment_spend') }} > 0
+                then {{ spend_window_pick(windows, 'item_totals', 'segment_spend') }}
+        end as segment_spend
+    from item_totals
     cross join int_spend_windows_bounded
-    left join int_customers_summarised
-        on item_windows.customer_id = int_customers_summarised.customer_id
-    where {{ spend_window_pick(windows, 'item_windows', 'day_count') }} > 0
-),
-
-{# A customer's whole spend in a window: the product level holds every line exactly once. #}
-customer_totals as (
-    select
-        profiled.customer_id,
-        profiled.window_name,
-        round(sum(profiled.total_spend), 6) as customer_spend
-    from profiled
-    where profiled.item_level = 'product'
-    group by
-        profiled.customer_id,
-        profiled.window_name
-),
-
-segment_items as (
-    select
-        profiled.segment,
-        profiled.item_level,
-        profiled.item_id,
-        profiled.window_name,
-        round(sum(profiled.total_spend), 6) as segment_item_spend
-    from profiled
-    where profiled.segment is not null
-    group by
-        profiled.segment,
-        profiled.item_level,
-        profiled.item_id,
-        profiled.window_name
-),
-
-segment_totals as (
-    select
-        customer_totals.window_name,
-        int_customers_summarised.segment,
-        round(sum(customer_totals.customer_spend), 6) as segment_spend
-    from customer_totals
-    inner join int_customers_summarised
-        on customer_totals.customer_id = int_customers_summarised.customer_id
-    where int_customers_summarised.segment is not null
-    group by
-        customer_totals.window_name,
-        int_customers_summarised.segment
-),
-
-shares as (
-    select
-        profiled.*,
-        case when customer_totals.customer_spend > 0 then customer_totals.customer_spend end as customer_spend,
-        segment_items.segment_item_spend,
-        case when segment_totals.segment_spend > 0 then segment_totals.segment_spend end as segment_spend
-    from profiled
-    left join customer_totals
-        on
-            profiled.customer_id = customer_totals.customer_id
-            and profiled.window_name = customer_totals.window_name
-    left join segment_items
-        on
-            profiled.segment = segment_items.segment
-            and profiled.item_level = segment_items.item_level
-            and profiled.item_id = segment_items.item_id
-            and profiled.window_name = segment_items.window_name
-    left join segment_totals
-        on
-            profiled.segment = segment_totals.segment
-            and profiled.window_name = segment_totals.window_name
+    where {{ spend_window_pick(windows, 'item_totals', 'day_count') }} > 0
 ),
 
 final as (
