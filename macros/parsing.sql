@@ -8,9 +8,30 @@
     )
 {%- endmacro %}
 
-{% macro is_unparseable_number(column) -%}
+{#- `is_text`: whether the raw column is text (CSV, or a text column of a Parquet file; see
+    read_raw_file's column_types). A typed column (a Parquet number, date or timestamp) skips the
+    text round trip: the same verdicts, without formatting every value as a string first. -#}
+
+{% macro clean_text(column, is_text=true) -%}
+    {#- trimmed text, empty = null -#}
+    {%- if is_text -%}
+        nullif(trim(cast({{ column }} as {{ dbt.type_string() }})), '')
+    {%- else -%}
+        cast({{ column }} as {{ dbt.type_string() }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro is_blank(column, is_text=true) -%}
+    {%- if is_text -%}
+        ({{ clean_text(column) }} is null)
+    {%- else -%}
+        ({{ column }} is null)
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro is_unparseable_number(column, is_text=true) -%}
     (
-        nullif(trim(cast({{ column }} as {{ dbt.type_string() }})), '') is not null
+        not {{ is_blank(column, is_text) }}
         and try_cast({{ column }} as double) is null
     )
 {%- endmacro %}
@@ -20,4 +41,9 @@
         when lower(trim(cast({{ column }} as {{ dbt.type_string() }}))) in ('true', 't', 'yes', 'y', '1') then true
         when lower(trim(cast({{ column }} as {{ dbt.type_string() }}))) in ('false', 'f', 'no', 'n', '0') then false
     end
+{%- endmacro %}
+
+{#- The day of the build (SQL current_date); a macro so that unit tests can pin it. -#}
+{% macro build_date() -%}
+    current_date
 {%- endmacro %}

@@ -2,36 +2,6 @@
     (DuckDB, unchanged SQL) and a spark__ variant; prefer dbt's cross-database macros
     (dbt.datediff, dbt.type_string, dbt.bool_or, ...) where they give the same result. -#}
 
-{#- `left join <relation> as <alias>` keeping, per left row, the right row with the same key and
-    the latest right_value <= left_value (DuckDB ASOF LEFT JOIN). Spark has no ASOF join: each
-    right row is valid from its value up to the next one (lead), an equi-join on the key plus
-    that range. Equal right values: the last one after a tie-breaker on every right column wins
-    on Spark; DuckDB picks one of them. -#}
-{% macro asof_left_join(relation, alias, left_key, right_key, left_value, right_value, tie_breaker) -%}
-    {{ return(adapter.dispatch('asof_left_join')(relation, alias, left_key, right_key, left_value, right_value, tie_breaker)) }}
-{%- endmacro %}
-
-{% macro default__asof_left_join(relation, alias, left_key, right_key, left_value, right_value, tie_breaker) -%}
-    asof left join {{ relation }} as {{ alias }}
-        on {{ left_key }} = {{ alias }}.{{ right_key }}
-            and {{ left_value }} >= {{ alias }}.{{ right_value }}
-{%- endmacro %}
-
-{% macro spark__asof_left_join(relation, alias, left_key, right_key, left_value, right_value, tie_breaker) -%}
-    left join (
-        select
-            asof_right.*,
-            lead(asof_right.{{ right_value }}) over (
-                partition by asof_right.{{ right_key }}
-                order by asof_right.{{ right_value }} nulls last, asof_right.{{ tie_breaker }} nulls last
-            ) as asof_next_value
-        from {{ relation }} as asof_right
-    ) as {{ alias }}
-        on {{ left_key }} = {{ alias }}.{{ right_key }}
-            and {{ left_value }} >= {{ alias }}.{{ right_value }}
-            and ({{ alias }}.asof_next_value is null or {{ left_value }} < {{ alias }}.asof_next_value)
-{%- endmacro %}
-
 {#- The date `days` days after `date_expression` (negative: before). Both engines add only an
     integer (not a bigint) to a date: DuckDB with +, Spark with date_add. -#}
 {% macro add_days(date_expression, days) -%}

