@@ -23,7 +23,6 @@ aggregated as (
         sum(order_lines.quantity) as net_quantity,
         sum(case when order_lines.quantity > 0 then order_lines.quantity else 0 end) as items_purchased,
         count(*) as line_count,
-        count(distinct order_lines.product_id) as product_count,
         max(case when order_lines.quantity > 0 then 1 else 0 end) = 1 as is_purchase,
         {#- exact and order-free (unlike the float sums), for incremental builds -#}
         {{ fingerprint_agg(row_fingerprint([
