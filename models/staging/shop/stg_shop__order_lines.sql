@@ -15,16 +15,16 @@ source as (
 
 renamed as (
     select
-        nullif(trim(cast(source.order_id as {{ dbt.type_string() }})), '') as order_id,
+        {{ clean_text('source.order_id', types.get('order_id', true)) }} as order_id,
         {{ clean_text('source.line_number', types.get('line_number', true)) }} as line_number,
-        nullif(trim(cast(source.customer_id as {{ dbt.type_string() }})), '') as customer_id,
-        nullif(trim(cast(source.product_id as {{ dbt.type_string() }})), '') as product_id,
+        {{ clean_text('source.customer_id', types.get('customer_id', true)) }} as customer_id,
+        {{ clean_text('source.product_id', types.get('product_id', true)) }} as product_id,
         {{ parse_date('source.ordered_at') }} as ordered_date,
         try_cast(source.quantity as double) as quantity,
         try_cast(source.unit_price as double) as unit_price,
         try_cast(source.line_amount as double) as line_amount,
         try_cast(source.unit_cost as double) as unit_cost,
-        upper(nullif(trim(cast(source.currency as {{ dbt.type_string() }})), '')) as currency,
+        upper({{ clean_text('source.currency', types.get('currency', true)) }}) as currency,
         cast(source.ordered_at as {{ dbt.type_string() }}) as ordered_at_text,
         (
             not {{ is_blank('source.ordered_at', types.get('ordered_at', true)) }}
