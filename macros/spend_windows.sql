@@ -73,13 +73,3 @@
 {% macro spend_window_unit_months(unit) -%}
     {{ return({'month': 1, 'quarter': 3, 'year': 12}.get(unit, none)) }}
 {%- endmacro %}
-
-{#- The value of `measure` for the window of the current row, from the side-by-side columns
-    <relation>.window_<i>_<measure> (customer_spend_profile sums every window in one pass). -#}
-{% macro spend_window_pick(windows, relation, measure) -%}
-    case int_spend_windows_bounded.window_order
-        {%- for window in windows %}
-            when {{ loop.index }} then {{ relation }}.window_{{ loop.index }}_{{ measure }}
-        {%- endfor %}
-    end
-{%- endmacro %}

@@ -40,29 +40,78 @@ usable_lines as (
         on order_lines.ordered_date = stale_days.partition_value
 ),
 
-line_items as (
+{# Customer days with lines of more than one order: the only days where an item's order count
+   needs distinct orders. Everywhere else (nearly every customer day) it is 1, and the lines are
+   summed in one grouping step instead of two. #}
+multi_order_days as (
     select
-        usable_lines.*,
-        'product' as item_level,
-        usable_lines.product_id as item_id
+        usable_lines.customer_id,
+        usable_lines.ordered_date
     from usable_lines
-    union all
-    select
-        usable_lines.*,
-        'category' as item_level,
-        usable_lines.category as item_id
-    from usable_lines
-    union all
-    select
-        usable_lines.*,
-        'bundle' as item_level,
-        bundles.bundle_id as item_id
-    from usable_lines
-    inner join bundles
-        on usable_lines.product_id = bundles.product_id
+    group by
+        usable_lines.customer_id,
+        usable_lines.ordered_date
+    having min(usable_lines.order_id) < max(usable_lines.order_id)
 ),
 
-{# Two grouping steps (per order, then per day) count distinct orders without count(distinct). #}
+flagged_lines as (
+    select
+        usable_lines.*,
+        multi_order_days.customer_id is not null as is_multi_order_day
+    from usable_lines
+    left join multi_order_days
+        on
+            usable_lines.customer_id = multi_order_days.customer_id
+            and usable_lines.ordered_date = multi_order_days.ordered_date
+),
+
+line_items as (
+    select
+        flagged_lines.*,
+        'product' as item_level,
+        flagged_lines.product_id as item_id
+    from flagged_lines
+    union all
+    select
+        flagged_lines.*,
+        'category' as item_level,
+        flagged_lines.category as item_id
+    from flagged_lines
+    union all
+    select
+        flagged_lines.*,
+        'bundle' as item_level,
+        bundles.bundle_id as item_id
+    from flagged_lines
+    inner join bundles
+        on flagged_lines.product_id = bundles.product_id
+),
+
+{# Customer days with one order: one grouping step, one order per row. #}
+single_order_aggregated as (
+    select
+        line_items.customer_id,
+        line_items.item_level,
+        line_items.item_id,
+        line_items.ordered_date as order_date,
+        sum(line_items.spend_amount) as spend_amount,
+        sum(line_items.cost_amount) as cost_amount,
+        sum(case when line_items.cost_amount is null then line_items.spend_amount else 0 end)
+            as uncosted_spend_amount,
+        sum(line_items.quantity) as quantity,
+        count(*) as line_count,
+        cast(1 as bigint) as order_count
+    from line_items
+    where not line_items.is_multi_order_day
+    group by
+        line_items.customer_id,
+        line_items.item_level,
+        line_items.item_id,
+        line_items.ordered_date
+),
+
+{# Customer days with several orders: two grouping steps (per order, then per day) count
+   distinct orders without count(distinct). #}
 per_order as (
     select
         line_items.customer_id,
@@ -77,6 +126,7 @@ per_order as (
         sum(line_items.quantity) as quantity,
         count(*) as line_count
     from line_items
+    where line_items.is_multi_order_day
     group by
         line_items.customer_id,
         line_items.item_level,
@@ -85,7 +135,7 @@ per_order as (
         line_items.order_id
 ),
 
-aggregated as (
+multi_order_aggregated as (
     select
         per_order.customer_id,
         per_order.item_level,
@@ -103,6 +153,12 @@ aggregated as (
         per_order.item_level,
         per_order.item_id,
         per_order.ordered_date
+),
+
+aggregated as (
+    select * from single_order_aggregated
+    union all
+    select * from multi_order_aggregated
 ),
 
 final as (

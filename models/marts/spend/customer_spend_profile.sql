@@ -145,40 +145,42 @@ item_totals as (
 
 {# Back to one row per window. Only customer x item x window with spend, returns or orders in
    the window or its prior span get a row (SPEC: other pairs are not needed); has_purchased still
-   looks at the whole history. #}
+   looks at the whole history. One branch per window reads that window's columns directly (a
+   cross join with a pick per column cost a nested-loop join over every window). #}
 shares as (
-    select
-        item_totals.customer_id,
-        item_totals.item_level,
-        item_totals.item_id,
-        int_spend_windows_bounded.window_order,
-        int_spend_windows_bounded.window_name,
-        int_spend_windows_bounded.window_start,
-        int_spend_windows_bounded.window_end,
-        int_spend_windows_bounded.prior_window_start,
-        int_spend_windows_bounded.prior_window_end,
-        int_spend_windows_bounded.periods,
-        int_spend_windows_bounded.prior_periods,
-        item_totals.has_purchased,
-        item_totals.segment,
-        {{ spend_window_pick(windows, 'item_totals', 'total_spend') }} as total_spend,
-        {{ spend_window_pick(windows, 'item_totals', 'prior_total_spend') }} as prior_total_spend,
-        {{ spend_window_pick(windows, 'item_totals', 'quantity') }} as quantity,
-        {{ spend_window_pick(windows, 'item_totals', 'order_count') }} as order_count,
-        {{ spend_window_pick(windows, 'item_totals', 'cost_amount') }} as cost_amount,
-        {{ spend_window_pick(windows, 'item_totals', 'uncosted_spend') }} as uncosted_spend,
-        case
-            when {{ spend_window_pick(windows, 'item_totals', 'customer_spend') }} > 0
-                then {{ spend_window_pick(windows, 'item_totals', 'customer_spend') }}
-        end as customer_spend,
-        {{ spend_window_pick(windows, 'item_totals', 'segment_item_spend') }} as segment_item_spend,
-        case
-            when {{ spend_window_pick(windows, 'item_totals', 'segment_spend') }} > 0
-                then {{ spend_window_pick(windows, 'item_totals', 'segment_spend') }}
-        end as segment_spend
-    from item_totals
-    cross join int_spend_windows_bounded
-    where {{ spend_window_pick(windows, 'item_totals', 'day_count') }} > 0
+    {%- for window in windows %}
+        {%- set w = 'item_totals.window_' ~ loop.index ~ '_' %}
+        select
+            item_totals.customer_id,
+            item_totals.item_level,
+            item_totals.item_id,
+            bounds.window_order,
+            bounds.window_name,
+            bounds.window_start,
+            bounds.window_end,
+            bounds.prior_window_start,
+            bounds.prior_window_end,
+            bounds.periods,
+            bounds.prior_periods,
+            item_totals.has_purchased,
+            item_totals.segment,
+            {{ w }}total_spend as total_spend,
+            {{ w }}prior_total_spend as prior_total_spend,
+            {{ w }}quantity as quantity,
+            {{ w }}order_count as order_count,
+            {{ w }}cost_amount as cost_amount,
+            {{ w }}uncosted_spend as uncosted_spend,
+            case when {{ w }}customer_spend > 0 then {{ w }}customer_spend end as customer_spend,
+            {{ w }}segment_item_spend as segment_item_spend,
+            case when {{ w }}segment_spend > 0 then {{ w }}segment_spend end as segment_spend
+        from item_totals
+        inner join int_spend_windows_bounded as bounds
+            on bounds.window_order = {{ loop.index }}
+        where {{ w }}day_count > 0
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 final as (
