@@ -30,46 +30,17 @@ window_orders as (
         on orders.order_date between windows.window_start and windows.window_end
 ),
 
-purchase_sequences as (
-    select
-        window_orders.period_days,
-        window_orders.window_role,
-        window_orders.order_date,
-        lag(window_orders.order_date) over (
-            partition by window_orders.period_days, window_orders.window_role, window_orders.customer_id
-            order by window_orders.order_date nulls last, window_orders.order_id nulls last
-        ) as previous_order_date
-    from window_orders
-    where window_orders.is_purchase
-),
-
-purchase_gaps as (
-    select
-        purchase_sequences.period_days,
-        purchase_sequences.window_role,
-        {{ dbt.datediff('purchase_sequences.previous_order_date', 'purchase_sequences.order_date', 'day') }}
-            as days_since_previous_order
-    from purchase_sequences
-    where purchase_sequences.previous_order_date is not null
-),
-
-gap_measures as (
-    select
-        purchase_gaps.period_days,
-        purchase_gaps.window_role,
-        avg(purchase_gaps.days_since_previous_order) as average_days_between_orders
-    from purchase_gaps
-    group by
-        purchase_gaps.period_days,
-        purchase_gaps.window_role
-),
-
+{# A customer's gaps between consecutive purchases add up to last - first purchase date, so
+   the mean gap over every customer's gaps is sum(last - first) / sum(purchases - 1): one
+   grouping per customer, no ordered window over the orders. #}
 customer_orders as (
     select
         window_orders.period_days,
         window_orders.window_role,
         window_orders.customer_id,
-        count(case when window_orders.is_purchase then 1 end) as purchase_count
+        count(case when window_orders.is_purchase then 1 end) as purchase_count,
+        min(case when window_orders.is_purchase then window_orders.order_date end) as first_purchase_date,
+        max(case when window_orders.is_purchase then window_orders.order_date end) as last_purchase_date
     from window_orders
     group by
         window_orders.period_days,
@@ -83,7 +54,11 @@ customer_measures as (
         customer_orders.window_role,
         count(case when customer_orders.purchase_count >= 1 then 1 end) as customers,
         count(case when customer_orders.purchase_count = 1 then 1 end) as one_time_buyers,
-        count(case when customer_orders.purchase_count >= 2 then 1 end) as repeat_customers
+        count(case when customer_orders.purchase_count >= 2 then 1 end) as repeat_customers,
+        {{ safe_divide(
+            'sum(' ~ dbt.datediff('customer_orders.first_purchase_date', 'customer_orders.last_purchase_date', 'day') ~ ')',
+            'sum(case when customer_orders.purchase_count >= 2 then customer_orders.purchase_count - 1 end)'
+        ) }} as average_days_between_orders
     from customer_orders
     group by
         customer_orders.period_days,
@@ -104,17 +79,43 @@ order_measures as (
 ),
 
 -- lifetime value to the window's end: all net spend so far / customers who have purchased so far
+{# Customer lifetime value to date: revenue of every order up to the window end over the
+   customers with a purchase by then (those whose first purchase is on or before it), from one
+   row per day rather than every order joined to every window. #}
+first_purchases as (
+    select
+        orders.customer_id,
+        min(orders.order_date) as first_purchase_date
+    from orders
+    where orders.is_purchase
+    group by orders.customer_id
+),
+
+to_date_days as (
+    select
+        orders.order_date as activity_date,
+        sum(orders.spend_amount) as spend_amount,
+        0 as new_customers
+    from orders
+    group by orders.order_date
+    union all
+    select
+        first_purchases.first_purchase_date as activity_date,
+        0 as spend_amount,
+        count(*) as new_customers
+    from first_purchases
+    group by first_purchases.first_purchase_date
+),
+
 to_date_measures as (
     select
         windows.period_days,
         windows.window_role,
-        {{ safe_divide(
-            'sum(orders.spend_amount)',
-            'count(distinct case when orders.is_purchase then orders.customer_id end)'
-        ) }} as customer_lifetime_value
+        {{ safe_divide('sum(to_date_days.spend_amount)', 'sum(to_date_days.new_customers)') }}
+            as customer_lifetime_value
     from windows
-    inner join orders
-        on windows.window_end >= orders.order_date
+    inner join to_date_days
+        on windows.window_end >= to_date_days.activity_date
     group by
         windows.period_days,
         windows.window_role
@@ -131,7 +132,7 @@ window_measures as (
         to_date_measures.customer_lifetime_value,
         coalesce(order_measures.total_orders, 0) as total_orders,
         {{ safe_divide('order_measures.items_purchased', 'order_measures.total_orders') }} as average_items_per_order,
-        gap_measures.average_days_between_orders,
+        customer_measures.average_days_between_orders,
         coalesce(customer_measures.customers, 0) as customers,
         coalesce(customer_measures.one_time_buyers, 0) as one_time_buyers,
         coalesce(customer_measures.repeat_customers, 0) as repeat_customers
@@ -144,10 +145,6 @@ window_measures as (
         on
             windows.period_days = to_date_measures.period_days
             and windows.window_role = to_date_measures.window_role
-    left join gap_measures
-        on
-            windows.period_days = gap_measures.period_days
-            and windows.window_role = gap_measures.window_role
     left join customer_measures
         on
             windows.period_days = customer_measures.period_days
