@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from spendlens.bench import replicate_dataset, run_bench, slowest_models
+from spendlens.bench import replicate_dataset, run_bench, slowest_models, time_by_kind
 from spendlens.errors import SpendlensError
 from spendlens.generate import generate
 
@@ -55,3 +55,13 @@ def test_slowest_models_reads_run_results(tmp_path: Path) -> None:
         ' {"unique_id": "model.spendlens.b", "execution_time": 3.0}]}')
     assert slowest_models(tmp_path) == [("b", 3.0), ("a", 1.5)]
     assert slowest_models(tmp_path / "missing") == []
+
+
+def test_time_by_kind_sums_models_and_tests(tmp_path: Path) -> None:
+    (tmp_path / "run_results.json").write_text(
+        '{"results": [{"unique_id": "model.spendlens.a", "execution_time": 1.5},'
+        ' {"unique_id": "test.spendlens.t", "execution_time": 9.0},'
+        ' {"unique_id": "unit_test.spendlens.a.u", "execution_time": 0.5},'
+        ' {"unique_id": "model.spendlens.b", "execution_time": 3.0}]}')
+    assert time_by_kind(tmp_path) == {"model": 4.5, "test": 9.0, "unit_test": 0.5}
+    assert time_by_kind(tmp_path / "missing") == {}
