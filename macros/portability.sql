@@ -110,3 +110,17 @@
 {% macro spark__is_finite(number) -%}
     (not isnan({{ number }}) and abs({{ number }}) != double('Infinity'))
 {%- endmacro %}
+
+{#- Written after `as` in a CTE read more than once that only imports a big relation: DuckDB would
+    otherwise materialise a copy of it (every row, before any filter); inlined, each reader scans
+    the table with its own filters. Other engines decide on their own. -#}
+{% macro inline_cte() -%}
+    {{ return(adapter.dispatch('inline_cte', 'spendlens')()) }}
+{%- endmacro %}
+
+{% macro default__inline_cte() -%}
+{%- endmacro %}
+
+{% macro duckdb__inline_cte() -%}
+    not materialized
+{%- endmacro %}
