@@ -73,3 +73,20 @@
 {% macro spend_window_unit_months(unit) -%}
     {{ return({'month': 1, 'quarter': 3, 'year': 12}.get(unit, none)) }}
 {%- endmacro %}
+
+{#- Each day of a spend window or its prior span (select body), flagged by which of the two it
+    is in: a few thousand rows, so the compact aggregate reaches its windows by a hash join on
+    the day. `bounds` is int_spend_windows_bounded, `calendar_days` int_calendar_days_spined. -#}
+{% macro spend_window_days(bounds, calendar_days) -%}
+    select
+        {{ bounds }}.window_order,
+        {{ calendar_days }}.calendar_date,
+        {{ calendar_days }}.calendar_date between {{ bounds }}.window_start and {{ bounds }}.window_end
+            as is_in_window
+    from {{ bounds }}
+    inner join {{ calendar_days }}
+        on
+            {{ calendar_days }}.calendar_date between {{ bounds }}.window_start and {{ bounds }}.window_end
+            or {{ calendar_days }}.calendar_date between {{ bounds }}.prior_window_start
+            and {{ bounds }}.prior_window_end
+{%- endmacro %}

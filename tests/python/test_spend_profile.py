@@ -76,6 +76,7 @@ DEFAULT_WINDOWS = [
     {"name": "fiscal_ytd", "periods": 1, "unit": "year", "prior_periods": 1, "anchor": "to_date"},
 ]
 PAST_AS_OF = "2016-06-30"
+BUCKET_ROWS = 5000
 BAD_SETTINGS = {
     "sixth_window": (
         [dict(DEFAULT_WINDOWS[0], name=f"w{i}") for i in range(6)],
@@ -180,6 +181,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory, projects) -> dict[str, tuple[
     plans: dict[str, tuple[Path, dict]] = {
         "superstore": (superstore, {}),
         "generated": (projects.raw("generated"), {"data_quality_max_issue_pct": 100}),
+        # ~40k aggregate rows in buckets of 5,000: the mart is built in several customer buckets
+        "generated_bucketed": (
+            projects.raw("generated"),
+            {"data_quality_max_issue_pct": 100, "build_bucket_rows": BUCKET_ROWS},
+        ),
         "superstore_past": (superstore, {**custom, "as_of_date": cut}),
         "superstore_truncated": (root / "truncated_raw", custom),
         "six_windows": (superstore, {"spend_windows": BAD_SETTINGS["sixth_window"][0]}),
@@ -458,6 +464,31 @@ def test_spend_profile_matches_pandas_on_generated_data_with_returns(runs: dict)
     assert (merged["quantity"] < 0).any() or (merged["uncosted_spend"] != 0).any()
     assert merged["segment"].isna().any()
     assert merged.loc[merged["segment"].isna(), "share_of_wallet_pct"].isna().all()
+
+
+def test_a_build_in_customer_buckets_equals_the_one_bucket_build_and_pandas(runs: dict) -> None:
+    """The bucketed_table materialization (macros/bucketed_build.sql): with build_bucket_rows
+    small the mart is built in ceil(aggregate rows / build_bucket_rows) customer buckets, each
+    customer in exactly one, and gives the same rows as one bucket and as pandas; segment shares
+    still span every customer."""
+    db = _built(runs, "generated_bucketed")
+    aggregate_rows = int(
+        _read(db, "select count(*) as n from intermediate.int_order_lines_aggregated_to_days")["n"][0]
+    )
+    buckets = min(-(-aggregate_rows // BUCKET_ROWS), 64)
+    assert buckets >= 4
+    log = (db.parent / "dbt_logs" / "dbt.log").read_text()
+    assert f"customer_spend_profile: {buckets} customer bucket(s)" in log
+    assert log.count("spendlens: customer bucket ") >= buckets
+    _assert_profile_matches(db, DEFAULT_WINDOWS, fiscal_month=1)
+    one = _read(_built(runs, "generated"), "select * from marts.customer_spend_profile")
+    bucketed = _read(db, "select * from marts.customer_spend_profile")
+    pd.testing.assert_frame_equal(
+        bucketed.sort_values(KEYS).reset_index(drop=True),
+        one.sort_values(KEYS).reset_index(drop=True),
+        check_exact=False,
+        rtol=1e-12,
+    )
 
 
 def test_every_anchor_and_fiscal_april_match_pandas_at_a_past_as_of(runs: dict) -> None:

@@ -1,7 +1,13 @@
 {#- The product spend profile: customer x item (product, bundle, category) x spend window with
     spend in the window and its prior span, change, margin, share of wallet and the segment's
     share. One row per window for every customer x item with a line in the window or its prior
-    span. -#}
+    span. Built in customer buckets on DuckDB (macros/bucketed_build.sql): every scan of the
+    compact aggregate keeps one bucket's customers, and the segment totals come from
+    int_segment_items_aggregated_to_windows, computed over all customers. -#}
+{{ config(
+    materialized=('bucketed_table' if target.type == 'duckdb' else 'table'),
+    bucket_sizing_model='int_order_lines_aggregated_to_days',
+) }}
 with
 
 int_spend_windows_bounded as (
@@ -16,22 +22,16 @@ int_customers_summarised as (
     select * from {{ ref('int_customers_summarised') }}
 ),
 
+int_segment_items_aggregated_to_windows as (
+    select * from {{ ref('int_segment_items_aggregated_to_windows') }}
+),
+
 calendar_days as (
     select * from {{ ref('int_calendar_days_spined') }}
 ),
 
-{# Each day of a window or its prior span, flagged by which of the two it is in: a few thousand
-   rows, so the compact aggregate reaches its windows by a hash join on the day. #}
 window_days as (
-    select
-        bounds.window_order,
-        calendar_days.calendar_date,
-        calendar_days.calendar_date between bounds.window_start and bounds.window_end as is_in_window
-    from int_spend_windows_bounded as bounds
-    inner join calendar_days
-        on
-            calendar_days.calendar_date between bounds.window_start and bounds.window_end
-            or calendar_days.calendar_date between bounds.prior_window_start and bounds.prior_window_end
+    {{ spend_window_days('int_spend_windows_bounded', 'calendar_days') }}
 ),
 
 {# One grouping by customer x item x window over the days in range: its output is the mart's
@@ -60,6 +60,7 @@ window_items as (
     from int_order_lines_aggregated_to_days as daily_items
     inner join window_days
         on daily_items.order_date = window_days.calendar_date
+    where {{ in_customer_bucket('daily_items.customer_id') }}
     group by
         daily_items.customer_id,
         daily_items.item_level,
@@ -90,7 +91,9 @@ items_bought_earlier as (
             items_to_look_up.customer_id = daily_items.customer_id
             and items_to_look_up.item_level = daily_items.item_level
             and items_to_look_up.item_id = daily_items.item_id
-    where daily_items.quantity > 0
+    where
+        daily_items.quantity > 0
+        and {{ in_customer_bucket('daily_items.customer_id') }}
 ),
 
 window_items_with_segment as (
@@ -112,46 +115,34 @@ window_items_with_segment as (
 ),
 
 {# Segment shares need three totals per window: the customer's (the product level holds every
-   line exactly once), the segment's per item and the segment's. #}
+   line exactly once), the segment's per item and the segment's (over all customers, from
+   int_segment_items_aggregated_to_windows). #}
 customer_totals as (
     select
-        window_items_with_segment.customer_id,
-        window_items_with_segment.window_order,
-        max(window_items_with_segment.segment) as segment,
-        round(sum(window_items_with_segment.total_spend), 6) as customer_spend
-    from window_items_with_segment
-    where window_items_with_segment.item_level = 'product'
+        window_items.customer_id,
+        window_items.window_order,
+        round(sum(window_items.total_spend), 6) as customer_spend
+    from window_items
+    where window_items.item_level = 'product'
     group by
-        window_items_with_segment.customer_id,
-        window_items_with_segment.window_order
+        window_items.customer_id,
+        window_items.window_order
 ),
 
 segment_items as (
-    select
-        window_items_with_segment.segment,
-        window_items_with_segment.item_level,
-        window_items_with_segment.item_id,
-        window_items_with_segment.window_order,
-        round(sum(window_items_with_segment.total_spend), 6) as segment_item_spend
-    from window_items_with_segment
-    where window_items_with_segment.segment is not null
-    group by
-        window_items_with_segment.segment,
-        window_items_with_segment.item_level,
-        window_items_with_segment.item_id,
-        window_items_with_segment.window_order
+    select * from int_segment_items_aggregated_to_windows
 ),
 
 segment_totals as (
     select
-        customer_totals.segment,
-        customer_totals.window_order,
-        round(sum(customer_totals.customer_spend), 6) as segment_spend
-    from customer_totals
-    where customer_totals.segment is not null
+        segment_items.segment,
+        segment_items.window_order,
+        round(sum(segment_items.segment_item_spend), 6) as segment_spend
+    from segment_items
+    where segment_items.item_level = 'product'
     group by
-        customer_totals.segment,
-        customer_totals.window_order
+        segment_items.segment,
+        segment_items.window_order
 ),
 
 shares as (
@@ -165,7 +156,12 @@ shares as (
         bounds.periods,
         bounds.prior_periods,
         case when customer_totals.customer_spend > 0 then customer_totals.customer_spend end as customer_spend,
-        segment_items.segment_item_spend,
+        {#- The customer's own segment has a row for every item it holds in range; no row means
+            no spend in the window (only prior-span activity). #}
+        case
+            when window_items_with_segment.segment is not null
+                then coalesce(segment_items.segment_item_spend, 0)
+        end as segment_item_spend,
         case when segment_totals.segment_spend > 0 then segment_totals.segment_spend end as segment_spend
     from window_items_with_segment
     inner join int_spend_windows_bounded as bounds
