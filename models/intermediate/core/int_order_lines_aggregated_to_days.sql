@@ -94,12 +94,7 @@ single_order_aggregated as (
         line_items.item_level,
         line_items.item_id,
         line_items.ordered_date as order_date,
-        sum(line_items.spend_amount) as spend_amount,
-        sum(line_items.cost_amount) as cost_amount,
-        sum(case when line_items.cost_amount is null then line_items.spend_amount else 0 end)
-            as uncosted_spend_amount,
-        sum(line_items.quantity) as quantity,
-        count(*) as line_count,
+        {{ order_line_sums('line_items') }},
         cast(1 as bigint) as order_count
     from line_items
     where not line_items.is_multi_order_day
@@ -119,12 +114,7 @@ per_order as (
         line_items.item_id,
         line_items.ordered_date,
         line_items.order_id,
-        sum(line_items.spend_amount) as spend_amount,
-        sum(line_items.cost_amount) as cost_amount,
-        sum(case when line_items.cost_amount is null then line_items.spend_amount else 0 end)
-            as uncosted_spend_amount,
-        sum(line_items.quantity) as quantity,
-        count(*) as line_count
+        {{ order_line_sums('line_items') }}
     from line_items
     where line_items.is_multi_order_day
     group by
