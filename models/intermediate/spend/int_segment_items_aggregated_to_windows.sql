@@ -21,7 +21,7 @@ calendar_days as (
     select * from {{ ref('int_calendar_days_spined') }}
 ),
 
-window_days as (
+window_days as {{ materialized_cte() }} (
     {{ spend_window_days('int_spend_windows_bounded', 'calendar_days') }}
 ),
 
