@@ -8,8 +8,8 @@
 
     In the model: `where {{ in_customer_bucket('alias.customer_id') }}` on every scan of the big
     input, and config(materialized='bucketed_table', bucket_sizing_model='<a model it refs>').
-    The number of buckets is rows of the sizing model / var build_bucket_rows, rounded up (1 when
-    the data is small). Rendered on its own (unit tests, `dbt compile`, other materializations)
+    The number of buckets is rows of the sizing model / rows per bucket (var build_bucket_rows, by
+    default from DuckDB's memory_limit), rounded up (1 when the data is small). Rendered on its own (unit tests, `dbt compile`, other materializations)
     the filter keeps every customer. Only rows within one customer may be combined, so anything
     across customers (segment totals) comes from another model. -#}
 
@@ -35,24 +35,36 @@
     {{ customer_bucket_slot(column) }} {{ customer_bucket_marker() }}
 {%- endmacro %}
 
-{#- Buckets for this run: rows of the sizing model / var build_bucket_rows, rounded up, 1..64. -#}
-{% macro customer_bucket_count() -%}
+{#- Buckets for this run: rows of the sizing model / rows per bucket, rounded up, 1..64. Rows per
+    bucket: var build_bucket_rows, or by default DuckDB's memory_limit / 400 bytes (about 20M rows
+    at 8GB). At 100M lines (220M aggregate rows, memory_limit 8GB) a spend-profile bucket took
+    11.5 s of fixed cost (the scans of the aggregate) plus its grouping: 22 s for 16M aggregate
+    rows, 34 s for 22M, 66 s for 31M (it spills past about 25M): 400 bytes a row stays below
+    that edge with the fewest scans (docs/benchmarks.md). Returns [buckets, rows per bucket]. -#}
+{% macro customer_bucket_plan() -%}
     {%- set sizing_model = config.get('bucket_sizing_model') -%}
     {%- if not sizing_model -%}
         {{ exceptions.raise_compiler_error(
             "Model " ~ model.name ~ " is materialized as bucketed_table but sets no "
             ~ "bucket_sizing_model: name a model it refs whose rows measure its size.") }}
     {%- endif -%}
-    {%- set rows_per_bucket = var('build_bucket_rows', 8000000) | int -%}
-    {%- if rows_per_bucket < 1 -%}
-        {{ exceptions.raise_compiler_error(
-            "build_bucket_rows is " ~ var('build_bucket_rows') ~ ": use a whole number of rows "
-            ~ "per bucket above 0 (default 8000000).") }}
+    {%- set setting = var('build_bucket_rows', none) -%}
+    {%- if setting is none -%}
+        {%- set memory = run_query(
+            "select parse_formatted_bytes(current_setting('memory_limit'))") -%}
+        {%- set rows_per_bucket = [(memory.columns[0].values()[0] | int) // 400, 100000] | max -%}
+    {%- else -%}
+        {%- set rows_per_bucket = setting | int -%}
+        {%- if rows_per_bucket < 1 -%}
+            {{ exceptions.raise_compiler_error(
+                "build_bucket_rows is " ~ setting ~ ": use a whole number of rows per bucket "
+                ~ "above 0, or null for DuckDB's memory_limit / 400 bytes.") }}
+        {%- endif -%}
     {%- endif -%}
     {%- set counted = run_query('select count(*) from ' ~ ref(sizing_model)) -%}
     {%- set rows = counted.columns[0].values()[0] | int -%}
     {%- set buckets = ((rows + rows_per_bucket - 1) // rows_per_bucket) | int -%}
-    {{- return([[buckets, 1] | max, 64] | min) -}}
+    {{- return([[[buckets, 1] | max, 64] | min, rows_per_bucket]) -}}
 {%- endmacro %}
 
 {#- The model's SQL for bucket `index` of `buckets`: its share of the 1,024 slots. -#}
@@ -86,8 +98,10 @@
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
-    {%- set buckets = customer_bucket_count() -%}
-    {%- do log(model.name ~ ": " ~ buckets ~ " customer bucket(s)", info=false) -%}
+    {%- set plan = customer_bucket_plan() -%}
+    {%- set buckets = plan[0] -%}
+    {%- do log(model.name ~ ": " ~ buckets ~ " customer bucket(s) of up to " ~ plan[1] ~ " rows of "
+        ~ config.get('bucket_sizing_model'), info=false) -%}
 
     {#- The first bucket creates the table (and checks the contract); the others append. -#}
     {% call statement('main') -%}

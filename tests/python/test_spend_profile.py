@@ -478,8 +478,9 @@ def test_a_build_in_customer_buckets_equals_the_one_bucket_build_and_pandas(runs
     buckets = min(-(-aggregate_rows // BUCKET_ROWS), 64)
     assert buckets >= 4
     log = (db.parent / "dbt_logs" / "dbt.log").read_text()
-    assert f"customer_spend_profile: {buckets} customer bucket(s)" in log
-    assert log.count("spendlens: customer bucket ") >= buckets
+    assert f"customer_spend_profile: {buckets} customer bucket(s) of up to {BUCKET_ROWS} rows" in log
+    for index in range(1, buckets + 1):
+        assert f"spendlens: customer bucket {index} of {buckets} */" in log
     _assert_profile_matches(db, DEFAULT_WINDOWS, fiscal_month=1)
     one = _read(_built(runs, "generated"), "select * from marts.customer_spend_profile")
     bucketed = _read(db, "select * from marts.customer_spend_profile")
@@ -489,6 +490,19 @@ def test_a_build_in_customer_buckets_equals_the_one_bucket_build_and_pandas(runs
         check_exact=False,
         rtol=1e-12,
     )
+
+
+def test_bucket_size_defaults_to_the_duckdb_memory_limit_over_400_bytes(runs: dict) -> None:
+    """Without build_bucket_rows a bucket holds memory_limit / 400 bytes of aggregate rows (the
+    limit as DuckDB reads the profile's setting): one bucket for a small data set."""
+    with duckdb.connect() as con:
+        con.execute(f"set memory_limit = '{os.environ.get('SPENDLENS_MEMORY_LIMIT', '8GB')}'")
+        limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    number, unit = limit.split()
+    rows = int(float(number) * 1024 ** {"KiB": 1, "MiB": 2, "GiB": 3, "TiB": 4}[unit]) // 400
+    log = (_built(runs, "generated").parent / "dbt_logs" / "dbt.log").read_text()
+    assert f"customer_spend_profile: 1 customer bucket(s) of up to {rows} rows" in log
+    assert "spendlens: customer bucket 1 of 1 */" in log
 
 
 def test_every_anchor_and_fiscal_april_match_pandas_at_a_past_as_of(runs: dict) -> None:
