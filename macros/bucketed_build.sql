@@ -9,8 +9,8 @@
     In the model: `where {{ in_customer_bucket('alias.customer_id') }}` on every scan of the big
     input, and config(materialized='bucketed_table', bucket_sizing_model='<a model it refs>').
     The number of buckets is rows of the sizing model / rows per bucket (var build_bucket_rows, by
-    default from DuckDB's memory_limit), rounded up (1 when the data is small). Rendered on its own (unit tests, `dbt compile`, other materializations)
-    the filter keeps every customer. Only rows within one customer may be combined, so anything
+    default from DuckDB's memory_limit), rounded up (1 when the data is small). Rendered on its
+    own (unit tests, `dbt compile`, other materializations) the filter keeps every customer. Only rows within one customer may be combined, so anything
     across customers (segment totals) comes from another model. -#}
 
 {#- A customer's slot, 0..1023, from a hash of its key: buckets are ranges of slots. -#}

@@ -186,6 +186,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory, projects) -> dict[str, tuple[
             projects.raw("generated"),
             {"data_quality_max_issue_pct": 100, "build_bucket_rows": BUCKET_ROWS},
         ),
+        # the real Superstore set (every customer has a segment) in buckets too
+        "superstore_bucketed": (superstore, {"build_bucket_rows": BUCKET_ROWS}),
         "superstore_past": (superstore, {**custom, "as_of_date": cut}),
         "superstore_truncated": (root / "truncated_raw", custom),
         "six_windows": (superstore, {"spend_windows": BAD_SETTINGS["sixth_window"][0]}),
@@ -466,12 +468,14 @@ def test_spend_profile_matches_pandas_on_generated_data_with_returns(runs: dict)
     assert merged.loc[merged["segment"].isna(), "share_of_wallet_pct"].isna().all()
 
 
-def test_a_build_in_customer_buckets_equals_the_one_bucket_build_and_pandas(runs: dict) -> None:
+@pytest.mark.parametrize("dataset", ["generated", "superstore"])
+def test_a_build_in_customer_buckets_equals_the_one_bucket_build_and_pandas(runs: dict,
+                                                                             dataset: str) -> None:
     """The bucketed_table materialization (macros/bucketed_build.sql): with build_bucket_rows
     small the mart is built in ceil(aggregate rows / build_bucket_rows) customer buckets, each
     customer in exactly one, and gives the same rows as one bucket and as pandas; segment shares
     still span every customer."""
-    db = _built(runs, "generated_bucketed")
+    db = _built(runs, f"{dataset}_bucketed")
     aggregate_rows = int(
         _read(db, "select count(*) as n from intermediate.int_order_lines_aggregated_to_days")["n"][0]
     )
@@ -482,7 +486,7 @@ def test_a_build_in_customer_buckets_equals_the_one_bucket_build_and_pandas(runs
     for index in range(1, buckets + 1):
         assert f"spendlens: customer bucket {index} of {buckets} */" in log
     _assert_profile_matches(db, DEFAULT_WINDOWS, fiscal_month=1)
-    one = _read(_built(runs, "generated"), "select * from marts.customer_spend_profile")
+    one = _read(_built(runs, dataset), "select * from marts.customer_spend_profile")
     bucketed = _read(db, "select * from marts.customer_spend_profile")
     pd.testing.assert_frame_equal(
         bucketed.sort_values(KEYS).reset_index(drop=True),
