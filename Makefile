@@ -20,7 +20,8 @@ demo: install
 	$(BIN)/spendlens build --data data/raw
 	$(BIN)/spendlens export --format parquet --out exports
 	$(BIN)/spendlens report --out reports/spendlens_report.html
-	@echo "demo done: target/spendlens.duckdb, exports/, reports/spendlens_report.html"
+	$(BIN)/spendlens report --top-at-risk 10 --out reports/accounts
+	@echo "demo done: target/spendlens.duckdb, exports/, reports/spendlens_report.html, reports/accounts/index.html"
 
 # sqlfluff's dbt templater compiles the models, and compiling reads the input files' columns:
 # point it at the small fixture so every file is linted on a fresh clone.

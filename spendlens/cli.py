@@ -46,8 +46,22 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="write the self-contained HTML report")
-    p.add_argument("--out", type=Path, default=Path("reports/spendlens_report.html"))
+    p = sub.add_parser(
+        "report", help="write the self-contained HTML report, or account sheets of chosen customers",
+        description="Without customer options: the HTML report of the whole build. With --customer, "
+                    "--customers-from or --top-at-risk: one account sheet per customer and an index.html "
+                    "in the --out folder (docs/report.md).")
+    p.add_argument("--out", type=Path, default=None,
+                   help="the report file (default reports/spendlens_report.html); with customer options, "
+                        "the folder of the account sheets (default reports/accounts)")
+    p.add_argument("--customer", action="append", default=[], metavar="ID",
+                   help="write the account sheet of this customer id (repeatable)")
+    p.add_argument("--customers-from", type=Path, default=None, metavar="FILE",
+                   help="account sheets of the ids in FILE (one per line, or a CSV with a customer_id column)")
+    p.add_argument("--top-at-risk", type=int, default=None, metavar="N",
+                   help="account sheets of the N most valuable customers with the highest churn risk")
+    p.add_argument("--vars", default=None,
+                   help="account-sheet settings as YAML over dbt_project.yml, e.g. '{account_sheet_drop_pct: 20}'")
 
 
 def _add_bench(sub: argparse._SubParsersAction) -> None:
@@ -106,9 +120,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         export(fmt=args.format, out=args.out)
         return 0
     if args.command == "report":
-        from spendlens.report import write_report
+        if args.customer or args.customers_from is not None or args.top_at_risk is not None:
+            from spendlens.account_sheets import write_account_sheets
 
-        write_report(args.out)
+            write_account_sheets(args.out, customers=args.customer, customers_from=args.customers_from,
+                                 top=args.top_at_risk, extra_vars=args.vars)
+            return 0
+        if args.vars is not None:
+            raise SpendlensError("--vars sets account-sheet options: use it with --customer, --customers-from "
+                                 "or --top-at-risk")
+        from spendlens.report import DEFAULT_OUT, write_report
+
+        write_report(args.out or DEFAULT_OUT)
         return 0
     if args.command == "bench":
         from spendlens.bench import run_bench
