@@ -47,3 +47,9 @@
 {% macro build_date() -%}
     current_date
 {%- endmacro %}
+
+{#- A parsed number that is NaN or infinite (text such as NaN, inf, -Infinity or 1e400 casts to
+    one): unusable like an unparseable number (SPEC section 5). False for null. -#}
+{% macro is_non_finite(column) -%}
+    coalesce(not {{ is_finite(column) }}, false)
+{%- endmacro %}

@@ -140,3 +140,17 @@
 {% macro duckdb__materialized_cte() -%}
     materialized
 {%- endmacro %}
+
+{#- A SQL expression that stops the query with `message` (a text expression) when evaluated:
+    for checks whose failure must say what to do, not only a test's name. -#}
+{% macro raise_data_error(message) -%}
+    {{ return(adapter.dispatch('raise_data_error')(message)) }}
+{%- endmacro %}
+
+{% macro default__raise_data_error(message) -%}
+    error({{ message }})
+{%- endmacro %}
+
+{% macro spark__raise_data_error(message) -%}
+    raise_error({{ message }})
+{%- endmacro %}

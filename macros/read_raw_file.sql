@@ -63,7 +63,7 @@
 
 {% macro default__raw_reader(file) -%}
     {%- if file.format == 'parquet' -%}
-        read_parquet({{ sql_string(file.path) }})
+        read_parquet({{ sql_string(file.path) }}, file_row_number = true)
     {%- else -%}
         read_csv(
             {{ sql_string(file.path) }}, header = true, all_varchar = true, delim = ',', quote = '"',
@@ -96,6 +96,26 @@
     {{ return(relation) }}
 {%- endmacro %}
 
+{#- The position of each row in its file (SPEC section 5: of rows that repeat a key, the first
+    usable one in file order is kept). DuckDB: the Parquet reader's file_row_number, and for CSV
+    a streaming row_number() over the serial scan, which keeps file order. Spark: the id of a
+    row grows with its position in the file (one file, splits in order). -#}
+{% macro raw_row_number(file) -%}
+    {{ return(adapter.dispatch('raw_row_number')(file)) }}
+{%- endmacro %}
+
+{% macro default__raw_row_number(file) -%}
+    {%- if file.format == 'parquet' -%}
+        file_row_number + 1
+    {%- else -%}
+        row_number() over ()
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__raw_row_number(file) -%}
+    monotonically_increasing_id() + 1
+{%- endmacro %}
+
 {#- [(column name, is text)] of the file as the reader sees it. -#}
 {% macro raw_columns(reader) -%}
     {{ return(adapter.dispatch('raw_columns')(reader)) }}
@@ -104,7 +124,7 @@
 {% macro default__raw_columns(reader) -%}
     {%- set described = run_query("describe select * from " ~ reader) -%}
     {%- set columns = [] -%}
-    {%- for name in described.columns[0].values() -%}
+    {%- for name in described.columns[0].values() if name != 'file_row_number' -%}
         {%- do columns.append((name, (described.columns[1].values()[loop.index0] | upper).startswith('VARCHAR'))) -%}
     {%- endfor -%}
     {{ return(columns) }}
@@ -142,8 +162,9 @@
     {%- if not execute -%}
         select
         {%- for column in all_columns %}
-            cast(null as {{ dbt.type_string() }}) as {{ column }}{{ "," if not loop.last }}
+            cast(null as {{ dbt.type_string() }}) as {{ column }},
         {%- endfor %}
+            cast(null as bigint) as file_row_number
     {%- else -%}
         {%- set file = find_raw_file(table_name) -%}
         {%- if file is none and required_file -%}
@@ -153,8 +174,9 @@
         {%- elif file is none -%}
             select
             {%- for column in all_columns %}
-                cast(null as {{ dbt.type_string() }}) as {{ column }}{{ "," if not loop.last }}
+                cast(null as {{ dbt.type_string() }}) as {{ column }},
             {%- endfor %}
+                cast(null as bigint) as file_row_number
             where false
         {%- else -%}
             {%- set reader = raw_reader(file) -%}
@@ -182,13 +204,14 @@
             {%- endif -%}
             {%- for column in all_columns %}
                 {%- if column in present and is_text[column] %}
-                replace({{ quote_raw_column(present[column]) }}, chr(0), '') as {{ column }}{{ "," if not loop.last }}
+                replace({{ quote_raw_column(present[column]) }}, chr(0), '') as {{ column }},
                 {%- elif column in present %}
-                {{ quote_raw_column(present[column]) }} as {{ column }}{{ "," if not loop.last }}
+                {{ quote_raw_column(present[column]) }} as {{ column }},
                 {%- else %}
-                cast(null as {{ dbt.type_string() }}) as {{ column }}{{ "," if not loop.last }}
+                cast(null as {{ dbt.type_string() }}) as {{ column }},
                 {%- endif %}
             {%- endfor %}
+                cast({{ raw_row_number(file) }} as bigint) as file_row_number
             from {{ reader }}
         {%- endif -%}
     {%- endif -%}

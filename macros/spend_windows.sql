@@ -63,6 +63,14 @@
             {%- endif -%}
             {%- do counts.update({key: raw | int}) -%}
         {%- endfor -%}
+        {#- A to_date window's prior span is the same span shifted back by prior_periods; fewer
+            prior periods than periods would make the two overlap (a day counted in both). -#}
+        {%- if anchor == 'to_date' and counts['prior_periods'] < counts['periods'] -%}
+            {{ exceptions.raise_compiler_error(
+                label ~ ": anchor to_date with prior_periods " ~ counts['prior_periods'] ~ " < periods "
+                ~ counts['periods'] ~ " would make the window and its prior span overlap: set "
+                ~ "prior_periods to " ~ counts['periods'] ~ " or more (or use anchor complete or rolling).") }}
+        {%- endif -%}
         {%- do windows.append({'name': name, 'periods': counts['periods'], 'unit': unit,
                                'prior_periods': counts['prior_periods'], 'anchor': anchor}) -%}
     {%- endfor -%}

@@ -45,9 +45,13 @@ def pandas_baseline(raw: Path, out: Path) -> None:
     customers = _read(raw, "customers")
     as_of = lines["ordered_date"].max()
 
-    orders = lines.groupby(["order_id", "customer_id"], as_index=False).agg(
-        order_date=("ordered_date", "min"), spend=("amount", "sum"), max_quantity=("quantity", "max"))
-    orders["is_purchase"] = orders["max_quantity"] > 0
+    # money on each line's own date; an order is dated by its earliest positive-quantity line
+    # (docs/metrics.md, "Orders and dates"): one row per order x day, is_purchase on that row
+    orders = lines.groupby(["order_id", "customer_id", "ordered_date"], as_index=False).agg(
+        spend=("amount", "sum")).rename(columns={"ordered_date": "order_date"})
+    bought = lines[lines["quantity"] > 0].groupby(["order_id", "customer_id"])["ordered_date"].min()
+    orders["is_purchase"] = orders["order_date"].to_numpy() == orders.join(
+        bought.rename("purchase_date"), on=["order_id", "customer_id"])["purchase_date"].to_numpy()
     purchases = orders[orders["is_purchase"]]
     rfm = purchases.groupby("customer_id").agg(last_order=("order_date", "max"), frequency=("order_id", "count"))
     rfm["monetary"] = orders.groupby("customer_id")["spend"].sum()
@@ -65,7 +69,7 @@ def pandas_baseline(raw: Path, out: Path) -> None:
     timeframe_start = as_of - pd.DateOffset(months=12) + pd.Timedelta(days=1)
     in_timeframe = orders[(orders["order_date"] >= timeframe_start) & (orders["order_date"] <= as_of)]
     classified = customers[customers["customer_id"].isin(purchases["customer_id"])][["customer_id", "segment"]].copy()
-    classified["segment"] = classified["segment"].replace("", np.nan).fillna("(none)")
+    classified["segment"] = classified["segment"].replace("", np.nan).fillna("(no segment)")
     revenue = in_timeframe.groupby("customer_id")["spend"].sum()
     order_count = in_timeframe[in_timeframe["is_purchase"]].groupby("customer_id")["order_id"].count()
     classified["revenue"] = classified["customer_id"].map(revenue).fillna(0.0).round(6)

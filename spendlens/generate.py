@@ -125,6 +125,8 @@ BUNDLE_KINDS = ("Starter Kit", "Value Pack", "Pro Set", "Essentials", "Season Bu
 
 # --- returns, targets, fx --------------------------------------------------------------------
 RETURN_SHARE = 0.025
+LATE_RETURN_SHARE = 0.3  # of the single-line returns: filed under the original order id
+LATE_RETURN_LINE_NUMBER = 31  # line keys stay below 32 (see the line sort key)
 FULL_RETURNER_SHARE = 0.002  # of the customers (at least 1): return everything they bought
 TARGET_CUSTOMER_SHARE = 0.30
 EUR_RATE_MEAN = 1.10
@@ -133,6 +135,7 @@ EUR_RATE_MEAN = 1.10
 BAD_ROW_SHARE = 0.0004
 BAD_KINDS: dict[str, tuple[int, ...]] = {
     "unparseable_number": (11, 12),  # quantity 'abc' / unit_price '12,5x'
+    "non_finite_number": (13, 14),  # quantity 'NaN' / unit_price '1e400' (casts to Infinity)
     "unparseable_date": (21, 22),  # '2024-13-45' / 'not a date'
     "missing_key": (31, 32, 33),  # empty order_id / customer_id / product_id
     "duplicate_line": (40,),  # exact repeat of an existing line
@@ -602,6 +605,14 @@ def _make_order_lines(
     ret_order = np.concatenate([n_o + full_inv, n_o + len(full_src) + np.arange(n_rand)])
     # a full return keeps the line layout of the order it returns
     ret_line_no = np.concatenate([line_number[full_lines], np.ones(n_rand, dtype=np.int64)])
+    # a share of the single-line returns is filed later under the original order id (line 31,
+    # one per order), as many shops do: booked on its own date, it must not move the order
+    rand_orders = line_order[rand_lines]
+    _, first_of_order = np.unique(rand_orders, return_index=True)
+    late = np.zeros(n_rand, dtype=bool)
+    late[first_of_order] = rng.random(len(first_of_order)) < LATE_RETURN_SHARE
+    ret_order[len(full_lines):][late] = rand_orders[late]
+    ret_line_no[len(full_lines):][late] = LATE_RETURN_LINE_NUMBER
     n_ret_orders = len(full_src) + n_rand
     ret_o_cust = np.concatenate([o_cust[full_src], l_cust[rand_lines]])
     ret_o_day = np.concatenate([full_o_day, rand_day])
@@ -753,12 +764,12 @@ def _write_all(
     def cents(c: np.ndarray, empty: np.ndarray | None = None) -> pa.Array:
         return pa.array(c / 100.0, mask=empty)
 
-    def write(name: str, table: pa.Table, select: str) -> None:
+    def write(name: str, table: pa.Table, select: str, suffix: str = "") -> None:
         path = out / f"{name}.{fmt}"
         tmp = out / f".{name}.{fmt}.tmp"
         con.register("src", table)
         options = "FORMAT csv, HEADER true" if csv else "FORMAT parquet, COMPRESSION zstd"
-        con.execute(f"COPY ({select} FROM src) TO '{_sql_path(tmp)}' ({options})").fetchall()
+        con.execute(f"COPY ({select} FROM src{suffix}) TO '{_sql_path(tmp)}' ({options})").fetchall()
         con.unregister("src")
         os.replace(tmp, path)
         other = out / f"{name}.{'parquet' if csv else 'csv'}"
@@ -796,8 +807,9 @@ def _write_all(
             CASE WHEN bad = 33 THEN NULL ELSE {pid} END AS product_id,
             CASE bad WHEN 21 THEN '2024-13-45' WHEN 22 THEN 'not a date'
                 WHEN 70 THEN {future}::VARCHAR ELSE d::VARCHAR END AS ordered_at,
-            CASE WHEN bad = 11 THEN 'abc' ELSE quantity::VARCHAR END AS quantity,
-            CASE WHEN bad = 12 THEN '12,5x' ELSE price::DECIMAL(18,2)::VARCHAR END AS unit_price,
+            CASE bad WHEN 11 THEN 'abc' WHEN 13 THEN 'NaN' ELSE quantity::VARCHAR END AS quantity,
+            CASE bad WHEN 12 THEN '12,5x' WHEN 14 THEN '1e400'
+                ELSE price::DECIMAL(18,2)::VARCHAR END AS unit_price,
             amount::{money} AS line_amount,
             cost::{money} AS unit_cost,
             {cur} AS currency"""
@@ -829,7 +841,11 @@ def _write_all(
                 "email_opt_in": cu.opt_in,
             }
         ),
-        f"SELECT {cid} AS customer_id, customer_name, segment, account_manager, created_at, email_opt_in",
+        # with bad rows, one customer has an unreadable created_at (kept, the field nulled)
+        f"SELECT {cid} AS customer_id, customer_name, segment, account_manager, "
+        + ("CASE WHEN cust = 0 THEN 'last spring' ELSE created_at::VARCHAR END AS created_at, "
+           if bad_rows else "created_at, ")
+        + "email_opt_in",
     )
     cat_names = np.array([c[0] for c in CATEGORIES], dtype=object)
     write(
@@ -843,7 +859,10 @@ def _write_all(
                 "cost": cents(pr.cost_cents, empty=pr.cost_cents == -1),
             }
         ),
-        f"SELECT {pid} AS product_id, product_name, category, tags, cost::{money} AS unit_cost",
+        # with bad rows, two products have a bad optional cost (kept, their cost missing)
+        f"SELECT {pid} AS product_id, product_name, category, tags, "
+        + ("CASE prod WHEN 0 THEN 'n/a' WHEN 1 THEN 'NaN' ELSE cost::VARCHAR END AS unit_cost"
+           if bad_rows else f"cost::{money} AS unit_cost"),
     )
     wb = _id_width(len(pr.bundle_names), 4)
     write(
@@ -855,7 +874,12 @@ def _write_all(
                 "prod": pr.bundle_product,
             }
         ),
-        f"SELECT 'B' || lpad((bundle + 1)::VARCHAR, {wb}, '0') AS bundle_id, bundle_name, {pid} AS product_id",
+        f"SELECT 'B' || lpad((bundle + 1)::VARCHAR, {wb}, '0') AS bundle_id, bundle_name, {pid} AS product_id"
+        # with bad rows: a member that is no product, and a repeated membership (both set aside)
+        + (f" FROM src UNION ALL SELECT 'B' || lpad('1', {wb}, '0'), 'Unknown member', 'P-NONE'"
+           f" UNION ALL (SELECT 'B' || lpad((bundle + 1)::VARCHAR, {wb}, '0'), bundle_name, {pid}"
+           if bad_rows and len(pr.bundle_id) else ""),
+        suffix=" LIMIT 1)" if bad_rows and len(pr.bundle_id) else "",
     )
     write(
         "sales_targets",

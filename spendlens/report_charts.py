@@ -26,6 +26,8 @@ from plotly.subplots import make_subplots
 
 MARTS = "marts"
 NONE_LABEL = "(none)"
+# The label every mart gives customers without a segment (docs/metrics.md).
+NO_SEGMENT_LABEL = "(no segment)"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Liberation Sans', Arial, sans-serif"
 GRID = "#e5e7eb"
 TEXT = "#1f2937"
@@ -431,7 +433,7 @@ def _spend_figure(ctx: Context, section: Section) -> go.Figure:
         from profile
         group by segment
         order by count(*) desc, segment
-    """, [NONE_LABEL, window["window_name"]])
+    """, [NO_SEGMENT_LABEL, window["window_name"]])
     if not any(s["change_n"] or s["wallet_n"] for s in stats):
         raise NoData(f"No customer has a spend change or share of wallet in window {window['window_name']}.")
     section.title = (f"Spend change and share of wallet by segment "

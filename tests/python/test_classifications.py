@@ -16,6 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from pandas_orders import order_days
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 BANDS_CSV = PROJECT_DIR / "seeds" / "classification_bands.csv"
@@ -52,16 +53,12 @@ def _inputs(
     as_of = lines["ordered_date"].max()
     first = lines["ordered_date"].min()
     lines = lines[lines["ordered_date"] <= as_of]
-    orders = lines.groupby(["order_id", "customer_id"], as_index=False).agg(
-        order_date=("ordered_date", "min"),
-        spend=("spend_amount", "sum"),
-        is_purchase=("quantity", lambda q: bool((q > 0).any())),
-    )
+    orders = order_days(lines)
     customers = con.sql(
         "select customer_id, segment from intermediate.int_customers_validated "
         "where dq_reason is null"
     ).df()
-    customers["segment"] = customers["segment"].fillna("(none)")
+    customers["segment"] = customers["segment"].fillna("(no segment)")
     return orders, customers, as_of, first
 
 
@@ -333,11 +330,15 @@ def test_targets_match_pandas(built) -> None:
     if not targets_file.exists():
         assert actual.empty, "no sales_targets file: customer_targets must be empty"
         return
-    orders, _, as_of, _ = _inputs(con)
+    orders, customers, as_of, _ = _inputs(con)
     targets = pd.read_csv(targets_file, dtype={"customer_id": str})
     targets["month"] = pd.to_datetime(targets["month"], errors="coerce")
     targets["target_amount"] = pd.to_numeric(targets["target_amount"], errors="coerce")
+    # usable rows (finite amount, known customer); of a repeated customer x month the first
     targets = targets.dropna()
+    targets = targets[np.isfinite(targets["target_amount"])
+                      & targets["customer_id"].isin(customers["customer_id"])]
+    targets = targets.drop_duplicates(["customer_id", "month"], keep="first")
     months = pd.date_range(
         as_of.to_period("M").start_time - pd.DateOffset(months=11), periods=12, freq="MS"
     )

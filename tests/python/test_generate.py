@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -20,9 +21,10 @@ LINES = 20_000
 END = "2026-06-30"
 ARGS = dict(lines=LINES, customers=None, products=None, seed=7, years=3, end_date=END)
 KEYS = ["order_id", "customer_id", "product_id"]
-# the nine bad-row kinds of the input contract
+# the ten bad-row kinds of the input contract
 KINDS = [
     "unparseable_number",
+    "non_finite_number",
     "unparseable_date",
     "missing_key",
     "duplicate_line",
@@ -37,6 +39,14 @@ KINDS = [
 def _run(out: Path, fmt: str = "csv", bad_rows: bool = True, **overrides: object) -> Path:
     generate(out=out, fmt=fmt, bad_rows=bad_rows, **{**ARGS, **overrides})  # type: ignore[arg-type]
     return out
+
+
+def _is_float_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _read_csv(folder: Path, name: str) -> pd.DataFrame:
@@ -64,7 +74,11 @@ def classified(data: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ol["q"], ol["price"], ol["date"] = qty, price, date
     ol["amount"] = pd.to_numeric(ol["line_amount"], errors="coerce")
     has_key = (ol[KEYS] != "").all(axis=1)
-    ol["unparseable_number"] = qty.isna() | price.isna()
+    # text Python reads as a float but not a finite one (NaN, 1e400) vs text it cannot read
+    readable = [ol[c].map(_is_float_text) for c in ("quantity", "unit_price")]
+    ol["unparseable_number"] = ~readable[0] | ~readable[1]
+    ol["non_finite_number"] = (readable[0] & ~np.isfinite(qty.fillna(np.inf))) | (
+        readable[1] & ~np.isfinite(price.fillna(np.inf)))
     ol["unparseable_date"] = date.isna()
     ol["missing_key"] = ~has_key
     ol["duplicate_line"] = has_key & ol.duplicated(["order_id", "line_number"])
@@ -252,8 +266,12 @@ def test_customer_life_cycles(clean: pd.DataFrame, data: dict[str, pd.DataFrame]
     segments = customers["segment"].value_counts()
     assert {"Retail", "Online", "Trade", "Distributor"} <= set(segments.index)
     assert 0 < (customers["segment"] == "").sum() <= 0.06 * len(customers)
-    created = pd.to_datetime(customers.set_index("customer_id")["created_at"])
-    assert (created.reindex(per_customer.index) <= per_customer["first"]).all()
+    created = pd.to_datetime(customers.set_index("customer_id")["created_at"], format="%Y-%m-%d",
+                             errors="coerce")
+    # one planted unreadable created_at (kept by the ledger, the field nulled)
+    assert customers["created_at"].tolist()[0] == "last spring" and created.isna().sum() == 1
+    created = created.reindex(per_customer.index).dropna()
+    assert (created <= per_customer["first"].reindex(created.index)).all()
     assert set(customers["email_opt_in"]) == {"true", "false"}
 
 
@@ -266,8 +284,10 @@ def test_products_and_bundles(data: dict[str, pd.DataFrame]) -> None:
     in_bundle = products["product_id"].isin(bundles["product_id"]).mean()
     assert 0.2 <= in_bundle <= 0.4
     assert (bundles.groupby("product_id").size() >= 2).any()
-    assert not bundles.duplicated(["bundle_id", "product_id"]).any()
-    assert bundles["product_id"].isin(products["product_id"]).all()
+    # the planted unusable rows: one repeated membership and one member that is no product
+    assert bundles.duplicated(["bundle_id", "product_id"]).sum() == 1
+    assert (~bundles["product_id"].isin(products["product_id"])).sum() == 1
+    assert products["unit_cost"].tolist()[:2] == ["n/a", "NaN"]
 
 
 def test_sales_targets(clean: pd.DataFrame, data: dict[str, pd.DataFrame]) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import BuiltProjects
+from pandas_orders import order_days
 
 REL = 1e-6
 BINS = 5
@@ -84,13 +85,7 @@ def _lines(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.Timestamp]:
 
 
 def _orders(lines: pd.DataFrame) -> pd.DataFrame:
-    lines = lines.assign(positive=lines["quantity"].clip(lower=0), is_buy=lines["quantity"] > 0)
-    return lines.groupby(["order_id", "customer_id"], as_index=False).agg(
-        order_date=("ordered_date", "min"),
-        spend=("spend_amount", "sum"),
-        items=("positive", "sum"),
-        is_purchase=("is_buy", "any"),
-    )
+    return order_days(lines)
 
 
 def _quantile_scores(worse: np.ndarray, n: int) -> np.ndarray:

@@ -238,21 +238,24 @@ def test_bi_reader_keeps_working_during_build_and_sees_new_data_after(home: Home
     assert len(list((home.root / "target" / "builds").iterdir())) <= 2  # kept failed builds
 
 
-def test_failing_data_test_publishes_nothing_and_names_test_and_rows(home: Home) -> None:
+def test_failing_data_quality_check_publishes_nothing_and_says_what_to_do(home: Home) -> None:
     before = home.published()
     result = home.run(home.raw, "{data_quality_max_issue_pct: 0}")
     assert result.returncode == 1
     message = result.stderr
     assert message.startswith("spendlens build: the build failed; nothing was published")
-    assert "data test assert_data_quality_issue_share_below_threshold" in message
-    table = "dbt_test__audit.assert_data_quality_issue_share_below_threshold"
-    assert f"failing rows: select * from {table}" in message
+    assert "assert_data_quality_issue_share_below_threshold" in message
+    # the share, the threshold, the setting and where to look (issue 18)
+    assert re.search(r"Data quality: \d+ of \d+ order lines \([0-9.]+%\) were set aside", message)
+    assert "more than data_quality_max_issue_pct = 0%" in message
+    assert "marts.data_quality_issues" in message
     assert "Traceback" not in message
     kept = Path(re.search(r"kept for inspection: (\S+)", message).group(1))
     con = duckdb.connect(str(kept), read_only=True)
     try:
-        issue_pct = con.execute(f"select issue_pct from {table}").fetchall()
+        listed = con.execute("select count(*) from marts.data_quality_issues "
+                             "where source_file = 'order_lines' and not is_row_kept").fetchall()[0][0]
     finally:
         con.close()
-    assert len(issue_pct) == 1 and issue_pct[0][0] > 0
+    assert listed > 0
     assert home.published() == before

@@ -330,8 +330,10 @@ def reference_profile(db: Path, windows: list[dict], fiscal_month: int) -> pd.Da
             uncosted_spend=("uncosted", "sum"),
             quantity=("quantity", "sum"),
         )
+        # orders with a positive-quantity line of the item, per day (a return is no order)
+        bought = in_window[in_window["quantity"] > 0]
         spend["order_count"] = (
-            in_window.drop_duplicates([*keys, "order_id", "ordered_date"]).groupby(keys).size()
+            bought.drop_duplicates([*keys, "order_id", "ordered_date"]).groupby(keys).size()
         )
         prior = in_prior.groupby(keys)["spend_amount"].sum().rename("prior_total_spend")
         # only pairs with a line in the window or its prior span get a row

@@ -2,7 +2,7 @@
 {#- The six sales-classification metrics per customer at every classification date (the as-of
     date and each business month-end before it): the one computation both
     customer_classifications and customer_classification_history read. A customer is measured
-    from the date of its first purchase on; customers without a segment form the group '(none)'.
+    from the date of its first purchase on; customers without a segment form the group '(no segment)'.
     Incremental by evaluation date: a run measures only the dates whose inputs changed (a new
     as-of date, a late order's month-end and later ones, a changed customer or setting). -#}
 with
@@ -177,7 +177,7 @@ measured as (
 with_gaps as (
     select
         measured.*,
-        coalesce(customers.segment, '(none)') as segment,
+        coalesce(customers.segment, '(no segment)') as segment,
         case
             when measured.order_day_count >= 2
                 then {{ safe_divide(dbt.datediff('measured.first_order_date', 'measured.last_order_date', 'day'),

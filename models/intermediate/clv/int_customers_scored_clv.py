@@ -55,6 +55,13 @@ def score_period(summary: pd.DataFrame, fits: pd.DataFrame, horizon: float,
     nan = np.full(n, np.nan)
     p_alive = cm.p_alive(bg, x, tx, T) if bg else nan
     orders = cm.expected_purchases(bg, horizon, x, tx, T) if bg and horizon > 0 else nan
+    if gg:
+        # Net repeat spend of 0 or below (returns outweigh the repeat purchases): the customer
+        # was left out of the Gamma-Gamma fit and gets the population mean v p / (q - 1), which
+        # is what the conditional expectation gives for m = that mean.
+        p_gg, q_gg, v_gg = (float(gg[k]) for k in cm.GAMMA_GAMMA_PARAMS)
+        population_mean = v_gg * p_gg / (q_gg - 1.0) if q_gg > 1.0 else np.nan
+        m = np.where((x > 0) & (m <= 0), population_mean, m)
     aov = cm.gamma_gamma_expected_spend(gg, x, m) if gg else nan
     if bg and gg and horizon > 0:
         clv = (cm.discounted_clv(bg, gg, x, tx, T, m, horizon, discount_rate)

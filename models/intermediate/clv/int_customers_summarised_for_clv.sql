@@ -1,14 +1,16 @@
 {{ config(materialized='table') }}
 {#- The per-customer input of the CLV models (Fader, Hardie & Lee's x, t_x, T, m), one row per
     customer x fit period (see macro clv_fit_periods) for customers with a purchase by the
-    period's end_date. Purchases only (return-only orders are not purchases); the purchase
-    orders of one customer on one day are one purchase day, their net spend summed.
+    period's end_date. A purchase day is a day on which at least one order is dated (its
+    earliest positive-quantity line); money is net of returns, on each line's own date.
     - frequency: repeat purchase days (purchase days - 1);
     - recency_days: days from the first to the last purchase day (0 without repeats);
     - t_days: days from the first purchase day to end_date;
-    - monetary_value: mean spend of the repeat purchase days, first one left out (0 without
-      repeats); zero and negative days are kept here, as in lifetimes;
-    - holdout_orders / holdout_spend: purchase days and their spend after end_date up to
+    - monetary_value: net repeat spend / frequency, where net repeat spend is the net spend of
+      every usable line dated after the first purchase day up to end_date (returns included,
+      whatever order they belong to); 0 without repeats. It can be 0 or negative: such
+      customers are left out of the Gamma-Gamma fit and given the population mean (docs/clv.md);
+    - holdout_orders / holdout_spend: purchase days and the net spend after end_date up to
       holdout_end_date (0 for the 'as_of' period). -#}
 with
 
@@ -24,13 +26,13 @@ fit_periods as (
     {{ clv_fit_periods('analysis_dates') }}
 ),
 
-purchase_days as (
+customer_days as (
     select
         orders.customer_id,
-        orders.order_date as purchase_date,
-        sum(orders.spend_amount) as spend_amount
+        orders.order_date as activity_date,
+        sum(orders.spend_amount) as spend_amount,
+        max(case when orders.is_purchase then 1 else 0 end) = 1 as is_purchase_day
     from orders
-    where orders.is_purchase
     group by
         orders.customer_id,
         orders.order_date
@@ -39,14 +41,15 @@ purchase_days as (
 first_purchases as (
     select
         fit_periods.fit_period,
-        purchase_days.customer_id,
-        min(purchase_days.purchase_date) as first_purchase_date
+        customer_days.customer_id,
+        min(customer_days.activity_date) as first_purchase_date
     from fit_periods
-    inner join purchase_days
-        on fit_periods.end_date >= purchase_days.purchase_date
+    inner join customer_days
+        on fit_periods.end_date >= customer_days.activity_date
+    where customer_days.is_purchase_day
     group by
         fit_periods.fit_period,
-        purchase_days.customer_id
+        customer_days.customer_id
 ),
 
 flagged as (
@@ -56,18 +59,19 @@ flagged as (
         fit_periods.end_date,
         fit_periods.holdout_end_date,
         first_purchases.first_purchase_date,
-        purchase_days.purchase_date,
-        purchase_days.spend_amount,
-        purchase_days.purchase_date <= fit_periods.end_date as is_calibration,
-        purchase_days.purchase_date > first_purchases.first_purchase_date
-        and purchase_days.purchase_date <= fit_periods.end_date as is_repeat,
-        purchase_days.purchase_date > fit_periods.end_date
-        and purchase_days.purchase_date <= fit_periods.holdout_end_date as is_holdout
+        customer_days.activity_date,
+        customer_days.spend_amount,
+        customer_days.is_purchase_day,
+        customer_days.activity_date <= fit_periods.end_date as is_calibration,
+        customer_days.activity_date > first_purchases.first_purchase_date
+        and customer_days.activity_date <= fit_periods.end_date as is_after_first,
+        customer_days.activity_date > fit_periods.end_date
+        and customer_days.activity_date <= fit_periods.holdout_end_date as is_holdout
     from first_purchases
     inner join fit_periods
         on first_purchases.fit_period = fit_periods.fit_period
-    inner join purchase_days
-        on first_purchases.customer_id = purchase_days.customer_id
+    inner join customer_days
+        on first_purchases.customer_id = customer_days.customer_id
 ),
 
 summarised as (
@@ -77,10 +81,11 @@ summarised as (
         flagged.end_date,
         flagged.holdout_end_date,
         flagged.first_purchase_date,
-        max(case when flagged.is_calibration then flagged.purchase_date end) as last_purchase_date,
-        count(case when flagged.is_repeat then 1 end) as frequency,
-        sum(case when flagged.is_repeat then flagged.spend_amount end) as repeat_spend_amount,
-        count(case when flagged.is_holdout then 1 end) as holdout_orders,
+        max(case when flagged.is_calibration and flagged.is_purchase_day then flagged.activity_date end)
+            as last_purchase_date,
+        count(case when flagged.is_after_first and flagged.is_purchase_day then 1 end) as frequency,
+        sum(case when flagged.is_after_first then flagged.spend_amount end) as repeat_spend_amount,
+        count(case when flagged.is_holdout and flagged.is_purchase_day then 1 end) as holdout_orders,
         coalesce(sum(case when flagged.is_holdout then flagged.spend_amount end), 0) as holdout_spend
     from flagged
     group by

@@ -1,25 +1,22 @@
 {{ config(materialized='table') }}
 {#- The conversion rate of each currency on every day from its first rate date on: the latest
-    rate on or before that day (a date with two rates takes the higher, as the portable as-of
-    rule did), up to the later of today and the last rate date. int_order_lines_validated looks a
+    usable rate on or before that day (int_fx_rates_validated keeps one rate per currency and
+    date), up to the later of today and the last rate date. int_order_lines_validated looks a
     line's rate up here by currency and date, one hash join instead of an as-of join of every
     line (docs/architecture.md). -#}
 with
 
 fx_rates as (
-    select * from {{ ref('stg_shop__fx_rates') }}
-    where currency is not null and rate_date is not null and rate_to_reporting > 0
+    select * from {{ ref('int_fx_rates_validated') }}
+    where dq_reason is null
 ),
 
 rates_by_date as (
     select
         fx_rates.currency,
         fx_rates.rate_date,
-        max(fx_rates.rate_to_reporting) as rate_to_reporting
+        fx_rates.rate_to_reporting
     from fx_rates
-    group by
-        fx_rates.currency,
-        fx_rates.rate_date
 ),
 
 last_dates as (

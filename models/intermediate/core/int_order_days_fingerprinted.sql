@@ -14,16 +14,9 @@ analysis_dates as (
     select * from {{ ref('int_analysis_dates') }}
 ),
 
-product_bundles as (
-    select * from {{ ref('stg_shop__product_bundles') }}
-),
-
 bundle_memberships as (
-    select distinct
-        product_bundles.bundle_id,
-        product_bundles.product_id
-    from product_bundles
-    where product_bundles.bundle_id is not null and product_bundles.product_id is not null
+    select * from {{ ref('int_product_bundles_validated') }}
+    where dq_reason is null
 ),
 
 bundles_fingerprinted as (

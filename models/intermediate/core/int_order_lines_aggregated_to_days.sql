@@ -16,11 +16,8 @@ analysis_dates as (
 ),
 
 bundles as (
-    select distinct
-        bundle_id,
-        product_id
-    from {{ ref('stg_shop__product_bundles') }}
-    where bundle_id is not null and product_id is not null
+    select * from {{ ref('int_product_bundles_validated') }}
+    where dq_reason is null
 ),
 
 order_days_fingerprinted as (
@@ -87,7 +84,8 @@ line_items as (
         on flagged_lines.product_id = bundles.product_id
 ),
 
-{# Customer days with one order: one grouping step, one order per row. #}
+{# Customer days with one order: one grouping step; the order counts for an item when it has a
+   line of the item with a positive quantity (a return is never an order). #}
 single_order_aggregated as (
     select
         line_items.customer_id,
@@ -95,7 +93,7 @@ single_order_aggregated as (
         line_items.item_id,
         line_items.ordered_date as order_date,
         {{ order_line_sums('line_items') }},
-        cast(1 as bigint) as order_count
+        cast(max(case when line_items.quantity > 0 then 1 else 0 end) as bigint) as order_count
     from line_items
     where not line_items.is_multi_order_day
     group by
@@ -114,7 +112,8 @@ per_order as (
         line_items.item_id,
         line_items.ordered_date,
         line_items.order_id,
-        {{ order_line_sums('line_items') }}
+        {{ order_line_sums('line_items') }},
+        max(case when line_items.quantity > 0 then 1 else 0 end) as is_purchase_order
     from line_items
     where line_items.is_multi_order_day
     group by
@@ -136,7 +135,7 @@ multi_order_aggregated as (
         sum(per_order.uncosted_spend_amount) as uncosted_spend_amount,
         sum(per_order.quantity) as quantity,
         sum(per_order.line_count) as line_count,
-        count(*) as order_count
+        cast(sum(per_order.is_purchase_order) as bigint) as order_count
     from per_order
     group by
         per_order.customer_id,

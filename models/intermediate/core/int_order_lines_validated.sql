@@ -1,7 +1,14 @@
 {{ config(materialized='table') }}
 {#- The one scan of the raw order lines: each line typed, converted to the reporting currency,
-    costed, and given a data-quality verdict (dq_reason null = usable). Every later model reads
-    this table or the aggregates built from it, never the raw files. -#}
+    costed, and given a data-quality verdict (dq_reason null = usable; SPEC section 5). Every
+    later model reads this table or the aggregates built from it, never the raw files.
+    - Money: spend = line_amount (or quantity x unit_price) x the line's rate; cost = quantity x
+      (the line's own unit_cost x its rate, or else the product's unit_cost, which is already in
+      the reporting currency). A blank currency is the reporting currency.
+    - Duplicates: of the copies of an (order_id, line_number) key, the first usable one in file
+      order is kept; the other usable copies are 'duplicate line', unusable ones keep their own
+      reason. Only the few repeated keys are ranked, not every line.
+    - A bad optional unit_cost of the line keeps the line (field_issue names it). -#}
 with
 
 order_lines as (
@@ -26,9 +33,6 @@ reporting_currency as (
     select * from {{ ref('int_reporting_currency') }}
 ),
 
-{# A key (order_id, line_number) seen more than once: its first occurrence (in the order of
-   every column) is kept, the others are 'duplicate line'. Only the few repeated keys are ranked,
-   not every line. #}
 repeated_keys as (
     select
         order_lines.order_id,
@@ -40,89 +44,58 @@ repeated_keys as (
     having count(*) > 1
 ),
 
-repeated_lines_ranked as (
+judged as {{ inline_cte() }} (
     select
         order_lines.*,
-        row_number() over (
-            partition by order_lines.order_id, order_lines.line_number
-            order by
-                order_lines.customer_id nulls last,
-                order_lines.product_id nulls last,
-                order_lines.ordered_date nulls last,
-                order_lines.quantity nulls last,
-                order_lines.unit_price nulls last,
-                order_lines.line_amount nulls last,
-                order_lines.unit_cost nulls last,
-                order_lines.currency nulls last
-        ) as key_occurrence
+        products.category,
+        products.unit_cost as product_unit_cost,
+        coalesce(order_lines.currency, reporting_currency.reporting_currency) as line_currency,
+        case
+            when coalesce(order_lines.currency, reporting_currency.reporting_currency)
+                = reporting_currency.reporting_currency
+                then 1.0
+            else fx_rates_daily.rate_to_reporting
+        end as rate_to_reporting,
+        {{ order_line_cost_issue('order_lines') }} as cost_issue,
+        repeated_keys.order_id is not null as is_repeated_key,
+        coalesce(
+            {{ order_line_row_reason('order_lines', 'customers', 'products') }},
+            case
+                when
+                    coalesce(order_lines.currency, reporting_currency.reporting_currency)
+                    <> reporting_currency.reporting_currency
+                    and fx_rates_daily.rate_to_reporting is null
+                    then 'currency without a rate'
+            end
+        ) as row_reason
     from order_lines
-    inner join repeated_keys
+    cross join reporting_currency
+    left join fx_rates_daily
         on
-            order_lines.order_id = repeated_keys.order_id
-            and order_lines.line_number = repeated_keys.line_number
-),
-
-ranked as (
-    select
-        order_lines.*,
-        cast(1 as bigint) as key_occurrence
-    from order_lines
+            order_lines.currency = fx_rates_daily.currency
+            and order_lines.ordered_date = fx_rates_daily.rate_date
+    left join customers
+        on order_lines.customer_id = customers.customer_id
+    left join products
+        on order_lines.product_id = products.product_id
     left join repeated_keys
         on
             order_lines.order_id = repeated_keys.order_id
             and order_lines.line_number = repeated_keys.line_number
-    where repeated_keys.order_id is null
-    union all
-    select * from repeated_lines_ranked
 ),
 
-with_rates as (
+{# The usable copies of each repeated key in file order: the first is kept. #}
+usable_repeats_ranked as (
     select
-        ranked.*,
-        coalesce(ranked.currency, reporting_currency.reporting_currency) as line_currency,
-        case
-            when coalesce(ranked.currency, reporting_currency.reporting_currency)
-                = reporting_currency.reporting_currency
-                then 1.0
-            else fx_rates_daily.rate_to_reporting
-        end as rate_to_reporting
-    from ranked
-    cross join reporting_currency
-    left join fx_rates_daily
-        on
-            ranked.currency = fx_rates_daily.currency
-            and ranked.ordered_date = fx_rates_daily.rate_date
-),
-
-judged as (
-    select
-        with_rates.*,
-        products.category,
-        coalesce(with_rates.unit_cost, products.unit_cost) as effective_unit_cost,
-        case
-            when
-                with_rates.order_id is null
-                or with_rates.line_number is null
-                or with_rates.customer_id is null
-                or with_rates.product_id is null
-                then 'missing key'
-            when with_rates.has_unparseable_number then 'unparseable number'
-            when with_rates.has_missing_number then 'missing number'
-            when with_rates.is_ordered_at_unparseable then 'unparseable date'
-            when with_rates.ordered_date is null then 'missing date'
-            when with_rates.ordered_date > current_date then 'date in the future'
-            when with_rates.key_occurrence > 1 then 'duplicate line'
-            when customers.customer_id is null then 'unknown customer'
-            when products.product_id is null then 'unknown product'
-            when with_rates.unit_price < 0 then 'negative price'
-            when with_rates.unit_cost < 0 then 'negative cost'
-            when with_rates.rate_to_reporting is null then 'currency without a rate'
-        end as dq_reason
-    from with_rates
-    left join customers
-        on with_rates.customer_id = customers.customer_id
-    left join products
-        on with_rates.product_id = products.product_id
+        judged.order_id,
+        judged.line_number,
+        judged.file_row_number,
+        row_number() over (
+            partition by judged.order_id, judged.line_number
+            order by judged.file_row_number
+        ) as usable_copy
+    from judged
+    where judged.is_repeated_key and judged.row_reason is null
 ),
 
 final as (
@@ -139,10 +112,27 @@ final as (
         judged.rate_to_reporting,
         coalesce(judged.line_amount, judged.quantity * judged.unit_price)
         * judged.rate_to_reporting as spend_amount,
-        judged.quantity * judged.effective_unit_cost * judged.rate_to_reporting as cost_amount,
+        judged.quantity * coalesce(
+            case when judged.cost_issue is null then judged.unit_cost * judged.rate_to_reporting end,
+            judged.product_unit_cost
+        ) as cost_amount,
         judged.ordered_at_text,
-        judged.dq_reason
+        judged.file_row_number,
+        coalesce(
+            judged.row_reason,
+            case when usable_repeats_ranked.usable_copy > 1 then 'duplicate line' end
+        ) as dq_reason,
+        judged.cost_issue as field_issue,
+        case
+            when judged.cost_issue is not null then 'unit_cost: ' || judged.unit_cost_text
+            else judged.ordered_at_text
+        end as detail
     from judged
+    left join usable_repeats_ranked
+        on
+            judged.order_id = usable_repeats_ranked.order_id
+            and judged.line_number = usable_repeats_ranked.line_number
+            and judged.file_row_number = usable_repeats_ranked.file_row_number
 )
 
 select * from final

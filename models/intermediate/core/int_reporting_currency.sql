@@ -1,8 +1,21 @@
-{#- The reporting currency: the var, or else the most common currency of the order lines. -#}
+{#- The reporting currency: the var, or else the most common currency among the order lines
+    that are otherwise usable (set-aside lines do not vote; a blank currency does not vote, it
+    means the reporting currency). Ties go to the alphabetically last code; no vote at all
+    gives USD. -#}
 with
 
 order_lines as (
     select * from {{ ref('stg_shop__order_lines') }}
+),
+
+customers as (
+    select * from {{ ref('int_customers_validated') }}
+    where dq_reason is null
+),
+
+products as (
+    select * from {{ ref('int_products_validated') }}
+    where dq_reason is null
 ),
 
 {% if var('reporting_currency', none) %}
@@ -10,13 +23,24 @@ final as (
     select upper({{ sql_string(var('reporting_currency')) }}) as reporting_currency
 )
 {% else %}
+    votes as (
+        select order_lines.currency
+        from order_lines
+        left join customers
+            on order_lines.customer_id = customers.customer_id
+        left join products
+            on order_lines.product_id = products.product_id
+        where
+            order_lines.currency is not null
+            and {{ order_line_row_reason('order_lines', 'customers', 'products') }} is null
+    ),
+
     counted as (
         select
-            order_lines.currency,
+            votes.currency,
             count(*) as line_count
-        from order_lines
-        where order_lines.currency is not null
-        group by order_lines.currency
+        from votes
+        group by votes.currency
     ),
 
     final as (

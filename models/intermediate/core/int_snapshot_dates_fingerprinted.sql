@@ -1,5 +1,6 @@
 {#- Every date a month-end history or the classification pass is computed at (each business
-    month-end up to the as-of date, and the as-of date) with a fingerprint of the inputs its rows
+    month-end from the first purchase up to the as-of date, and the as-of date; none before
+    anyone has purchased) with a fingerprint of the inputs its rows
     depend on: every order on or before the date (int_orders_summarised) and every customer whose
     first purchase is on or before it (name, segment, account manager). An xor of per-day
     fingerprints accumulated over the days up to the date, so a late order for an earlier month
@@ -23,21 +24,36 @@ calendar as (
     select * from {{ ref('int_business_calendar_days') }}
 ),
 
+{# Dates from the first purchase on only: a snapshot before it has no rows, and a partition that
+   has none must not be listed, or an incremental run would keep its old rows (delete+insert
+   deletes only the partitions it inserts). #}
+purchase_span as (
+    select
+        analysis_dates.as_of_date,
+        min(customers.first_order_date) as first_purchase_date
+    from analysis_dates
+    cross join customers
+    group by analysis_dates.as_of_date
+    having min(customers.first_order_date) <= analysis_dates.as_of_date
+),
+
 month_ends as (
     select distinct calendar.business_month_end as snapshot_date
     from calendar
-    cross join analysis_dates
-    where calendar.business_month_end <= analysis_dates.as_of_date
+    cross join purchase_span
+    where
+        calendar.business_month_end <= purchase_span.as_of_date
+        and calendar.business_month_end >= purchase_span.first_purchase_date
 ),
 
 snapshot_dates as (
     select
-        coalesce(month_ends.snapshot_date, analysis_dates.as_of_date) as snapshot_date,
+        coalesce(month_ends.snapshot_date, purchase_span.as_of_date) as snapshot_date,
         month_ends.snapshot_date is not null as is_month_end,
-        analysis_dates.as_of_date is not null as is_as_of_date
+        purchase_span.as_of_date is not null as is_as_of_date
     from month_ends
-    full outer join analysis_dates
-        on month_ends.snapshot_date = analysis_dates.as_of_date
+    full outer join purchase_span
+        on month_ends.snapshot_date = purchase_span.as_of_date
 ),
 
 order_days as (
@@ -46,6 +62,7 @@ order_days as (
         {#- the order's lines, not its float sums: those can differ in the last bit between runs -#}
         {{ fingerprint_agg(row_fingerprint([
             'orders.order_id', 'orders.customer_id', 'orders.line_count', 'orders.lines_fingerprint',
+            'orders.is_purchase',
         ])) }} as rows_fingerprint,
         count(*) as row_count
     from orders

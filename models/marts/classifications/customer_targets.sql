@@ -5,7 +5,8 @@
 with
 
 sales_targets as (
-    select * from {{ ref('stg_shop__sales_targets') }}
+    select * from {{ ref('int_sales_targets_validated') }}
+    where dq_reason is null
 ),
 
 orders as (

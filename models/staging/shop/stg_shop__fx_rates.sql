@@ -13,7 +13,9 @@ renamed as (
     select
         upper(nullif(trim(cast(source.currency as {{ dbt.type_string() }})), '')) as currency,
         {{ parse_date('source.rate_date') }} as rate_date,
-        try_cast(source.rate_to_reporting as double) as rate_to_reporting
+        try_cast(source.rate_to_reporting as double) as rate_to_reporting,
+        cast(source.rate_to_reporting as {{ dbt.type_string() }}) as rate_to_reporting_text,
+        source.file_row_number
     from source
 )
 

@@ -26,6 +26,8 @@ renamed as (
         try_cast(source.unit_cost as double) as unit_cost,
         upper({{ clean_text('source.currency', types.get('currency', true)) }}) as currency,
         cast(source.ordered_at as {{ dbt.type_string() }}) as ordered_at_text,
+        cast(source.unit_cost as {{ dbt.type_string() }}) as unit_cost_text,
+        source.file_row_number,
         (
             not {{ is_blank('source.ordered_at', types.get('ordered_at', true)) }}
             and {{ parse_date('source.ordered_at') }} is null
@@ -34,8 +36,13 @@ renamed as (
             {{ is_unparseable_number('source.quantity', types.get('quantity', true)) }}
             or {{ is_unparseable_number('source.unit_price', types.get('unit_price', true)) }}
             or {{ is_unparseable_number('source.line_amount', types.get('line_amount', true)) }}
-            or {{ is_unparseable_number('source.unit_cost', types.get('unit_cost', true)) }}
         ) as has_unparseable_number,
+        (
+            {{ is_non_finite('try_cast(source.quantity as double)') }}
+            or {{ is_non_finite('try_cast(source.unit_price as double)') }}
+            or {{ is_non_finite('try_cast(source.line_amount as double)') }}
+        ) as has_non_finite_number,
+        {{ is_unparseable_number('source.unit_cost', types.get('unit_cost', true)) }} as is_unit_cost_unparseable,
         (
             {{ is_blank('source.quantity', types.get('quantity', true)) }}
             or {{ is_blank('source.unit_price', types.get('unit_price', true)) }}

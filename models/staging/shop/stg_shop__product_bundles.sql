@@ -13,7 +13,8 @@ renamed as (
     select
         nullif(trim(cast(source.bundle_id as {{ dbt.type_string() }})), '') as bundle_id,
         cast(source.bundle_name as {{ dbt.type_string() }}) as bundle_name,
-        nullif(trim(cast(source.product_id as {{ dbt.type_string() }})), '') as product_id
+        nullif(trim(cast(source.product_id as {{ dbt.type_string() }})), '') as product_id,
+        source.file_row_number
     from source
 )
 

@@ -16,6 +16,8 @@ renamed as (
         coalesce(nullif(trim(cast(source.category as {{ dbt.type_string() }})), ''), 'Uncategorised') as category,
         nullif(trim(cast(source.tags as {{ dbt.type_string() }})), '') as tags,
         try_cast(source.unit_cost as double) as unit_cost,
+        cast(source.unit_cost as {{ dbt.type_string() }}) as unit_cost_text,
+        source.file_row_number,
         {{ is_unparseable_number('source.unit_cost') }} as is_unit_cost_unparseable
     from source
 )
