@@ -839,7 +839,8 @@ def data_quality(ctx: Context, usable_lines: int | None) -> Section:
     section = Section(
         "data-quality", "Data quality: input rows set aside",
         "Every input row that could not be used is kept in data_quality_issues with the first rule "
-        "it breaks; bars count them by reason, coloured by input file.")
+        "it breaks; bars count them by reason, coloured by input file. Rows kept with a bad optional "
+        "field counted as missing (a cost, a created_at) are marked '(row kept)'.")
     section.charts.append(_chart("data-quality", lambda: _quality_figure(ctx, section, usable_lines), height=380))
     return section
 
@@ -847,18 +848,23 @@ def data_quality(ctx: Context, usable_lines: int | None) -> Section:
 def _quality_figure(ctx: Context, section: Section, usable_lines: int | None) -> go.Figure:
     require(ctx.con, "data_quality_issues")
     counts = rows(ctx.con, """
-        select reason, source_file, count(*) as issues
+        select
+            case when is_row_kept then reason || ' (row kept)' else reason end as reason,
+            source_file, is_row_kept, count(*) as issues
         from marts.data_quality_issues
-        group by reason, source_file
+        group by all
     """)
     if not counts:
         raise NoData("No input row was set aside: every row passed the checks.")
-    total = sum(c["issues"] for c in counts)
-    order_line_issues = sum(c["issues"] for c in counts if c["source_file"] == "order_lines")
+    total = sum(c["issues"] for c in counts if not c["is_row_kept"])
+    kept = sum(c["issues"] for c in counts if c["is_row_kept"])
+    order_line_issues = sum(c["issues"] for c in counts
+                            if c["source_file"] == "order_lines" and not c["is_row_kept"])
     share = ""
     if usable_lines:
         share = f", {100 * order_line_issues / (usable_lines + order_line_issues):.2f}% of the order lines"
-    section.title = f"Data quality: {total:,} input rows set aside{share}"
+    kept_note = f"; {kept:,} kept with a field nulled" if kept else ""
+    section.title = f"Data quality: {total:,} input rows set aside{share}{kept_note}"
     by_reason: dict[str, int] = {}
     for c in counts:
         by_reason[c["reason"]] = by_reason.get(c["reason"], 0) + c["issues"]
@@ -880,7 +886,7 @@ def _quality_figure(ctx: Context, section: Section, usable_lines: int | None) ->
                 legend={"orientation": "h", "y": 1.0, "x": 1, "xanchor": "right", "yanchor": "bottom",
                         "title": {"text": "input file "}},
                 margin={"l": 8, "r": 16, "t": 40, "b": 48})
-    fig.update_xaxes(title_text="rows set aside", range=[0, max(by_reason.values()) * 1.12])
+    fig.update_xaxes(title_text="rows", range=[0, max(by_reason.values()) * 1.12])
     fig.update_yaxes(type="category")
     return fig
 

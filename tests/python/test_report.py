@@ -155,7 +155,7 @@ def test_classification_bars_add_up_to_the_customers_of_each_segment(generated, 
 
 def test_data_quality_bars_count_the_rows_set_aside_by_reason(generated, rendered, browser):
     with duckdb.connect(str(generated[1]), read_only=True) as con:
-        frame = con.execute("select reason from marts.data_quality_issues").df()
+        frame = con.execute("select reason, is_row_kept from marts.data_quality_issues").df()
     assert len(frame) > 0, "the generated data set has bad rows"
     traces = browser.evaluate("""document.getElementById('chart-data-quality').data
         .filter(t => t.type === 'bar').map(t => [t.y, t.x])""")
@@ -163,9 +163,12 @@ def test_data_quality_bars_count_the_rows_set_aside_by_reason(generated, rendere
     for ys, xs in traces:
         for y, x in zip(ys, xs, strict=True):
             shown[y] = shown.get(y, 0) + x
-    assert {k: v for k, v in shown.items() if v} == frame["reason"].value_counts().to_dict()
+    shown_as = frame["reason"].where(~frame["is_row_kept"], frame["reason"] + " (row kept)")
+    assert {k: v for k, v in shown.items() if v} == shown_as.value_counts().to_dict()
+    assert frame["is_row_kept"].any(), "the generated data set has rows kept with a bad optional field"
     title = browser.evaluate("document.querySelector('#data-quality h2').textContent")
-    assert f"{len(frame):,} input rows set aside" in title
+    assert f"{int((~frame['is_row_kept']).sum()):,} input rows set aside" in title
+    assert f"{int(frame['is_row_kept'].sum()):,} kept with a field nulled" in title
 
 
 def test_kpi_tiles_show_the_mart_values(generated, rendered, browser):
@@ -203,7 +206,8 @@ def _hostile_db(path: Path, empty: bool = False) -> Path:
                 1.0 as rate_to_reporting, null::varchar as dq_reason
             from range(4) as t(i) {limit}""")
         con.execute(f"""create table marts.data_quality_issues as
-            select 'order_lines' as source_file, 'k' as record_key, '{h}' as reason from range(3) {limit}""")
+            select 'order_lines' as source_file, 'k' as record_key, '{h}' as reason, false as is_row_kept
+            from range(3) {limit}""")
         con.execute(f"""create table marts.customer_rfm as
             select 'c' || i as customer_id, 1 + i % 5 as r_score, 1 + (i // 5) % 5 as fm_score,
                 10.0 * i as monetary, '{h}' as rfm_segment, date '2024-06-30' as as_of_date
