@@ -41,6 +41,7 @@ KPI_TILES: dict[str, tuple[str, str, int]] = {
     "customers": ("Customers", "count", 1),
     "one_time_buyers": ("One-time buyers", "count", 0),
     "repeat_customers": ("Repeat customers", "count", 1),
+    "new_customers": ("New customers", "count", 1),
 }
 
 
@@ -220,32 +221,35 @@ def _header_html(facts: dict[str, Any], title: str) -> str:
 def _kpi_section(ctx: Context) -> Section:
     section = Section(
         "kpi-tiles", "Key figures",
-        "Each tile is the value for the period ending at the as-of date; the percentage compares "
-        "it with the period of the same length just before (green = better, red = worse, grey "
-        "when neither direction is better).")
+        "Each tile is the value for the period ending at the as-of date (or the custom period of "
+        "kpi_period_start / kpi_period_end, shown first when set); the percentage compares it with "
+        "its comparison period, by default the same length just before (green = better, red = "
+        "worse, grey when neither direction is better).")
     section.charts.append(charts.persona_shares(ctx))
     if not charts.mart_exists(ctx.con, "kpi_tiles"):
         section.html_body = _note_html("kpi-tiles", charts._missing_note("kpi_tiles"))
         return section
     tiles = rows(ctx.con, """
-        select period_days, period_start, period_end, comparison_start, comparison_end, tile,
-            tile_order, value, comparison_value, pct_change
+        select period_name, period_days, period_start, period_end, comparison_start, comparison_end,
+            tile, tile_order, value, comparison_value, pct_change
         from marts.kpi_tiles
-        order by period_days desc, tile_order, tile
+        order by period_name = 'custom' desc, period_days desc, tile_order, tile
     """)
     if not tiles:
         section.html_body = _note_html("kpi-tiles", "kpi_tiles has no rows.")
         return section
     blocks = []
-    for period in sorted({t["period_days"] for t in tiles}, reverse=True):
-        group = [t for t in tiles if t["period_days"] == period]
+    for name in dict.fromkeys(t["period_name"] for t in tiles):  # custom period first, then longest
+        group = [t for t in tiles if t["period_name"] == name]
         first = group[0]
-        caption = (f"Last {period:,} days ({_day(first['period_start'])} to {_day(first['period_end'])}) "
-                   f"vs the {period:,} days before ({_day(first['comparison_start'])} to "
-                   f"{_day(first['comparison_end'])})")
+        period = int(first["period_days"])
+        span = f"{_day(first['period_start'])} to {_day(first['period_end'])}"
+        before = f"{_day(first['comparison_start'])} to {_day(first['comparison_end'])}"
+        caption = (f"Custom period ({span}) vs {before}" if name == "custom"
+                   else f"Last {period:,} days ({span}) vs the {period:,} days before ({before})")
         tiles_html = "".join(_tile_html(t, ctx.currency) for t in group)
-        blocks.append(f'<h3>{html.escape(caption)}</h3><div class="tiles" data-period-days="{int(period)}">'
-                      f"{tiles_html}</div>")
+        blocks.append(f'<h3>{html.escape(caption)}</h3><div class="tiles" data-period-days="{period}" '
+                      f'data-period-name="{_html(name)}">{tiles_html}</div>')
     section.html_body = "\n".join(blocks)
     return section
 

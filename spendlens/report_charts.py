@@ -195,7 +195,9 @@ def _persona_share_figure(ctx: Context) -> go.Figure:
     personas = rows(ctx.con, """
         select persona, customers, revenue, period_days, period_start, period_end
         from marts.kpi_persona_tiles
-        where period_days = (select max(period_days) from marts.kpi_persona_tiles)
+        where period_days = (select max(period_days) from marts.kpi_persona_tiles
+                             where period_name <> 'custom')
+          and period_name <> 'custom'
     """)
     total_customers = sum(p["customers"] or 0 for p in personas)
     total_revenue = sum(max(p["revenue"] or 0, 0) for p in personas)

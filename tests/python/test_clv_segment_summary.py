@@ -24,16 +24,19 @@ def _expected(con) -> pd.DataFrame:
     ).df()
     spend = lines.groupby("customer_id")["spend_amount"].sum()
     purchase_orders = lines[lines["quantity"] > 0]["customer_id"].unique()
-    cv = con.execute("select customer_id, predicted_clv, churn_risk from marts.customer_value").df()
-    rfm = con.execute("select customer_id, persona from marts.customer_rfm").df()
+    cv = con.execute("select customer_id, predicted_clv, total_clv, churn_risk, predicted_spend_tier "
+                     "from marts.customer_value").df()
+    rfm = con.execute("select customer_id, persona, is_new_customer from marts.customer_rfm").df()
     c = customers.merge(cv, on="customer_id", how="left").merge(rfm, on="customer_id", how="left")
     c["revenue"] = c["customer_id"].map(spend).fillna(0.0)
     c["is_customer"] = c["customer_id"].isin(purchase_orders)
     c["all"] = "all"
     c["segment"] = c["segment"].fillna("(no segment)")
     c["persona"] = c["persona"].fillna("(no purchase)")
+    c["predicted_spend_tier"] = c["predicted_spend_tier"].fillna("(not scored)")
+    c["is_new_customer"] = c["is_new_customer"].fillna(False).astype(bool)
     rows = []
-    for dimension in ("all", "segment", "persona"):
+    for dimension in ("all", "segment", "persona", "predicted_spend_tier"):
         total = c["revenue"].sum()
         for value, g in c.groupby(dimension):
             scored = g["predicted_clv"].notna()
@@ -41,6 +44,8 @@ def _expected(con) -> pd.DataFrame:
             mean_churn = g.loc[scored, "churn_risk"].mean() if scored.any() else np.nan
             rows.append({
                 "dimension": dimension, "dimension_value": value, "customers": customers_n,
+                "new_customers": int((g["is_customer"] & g["is_new_customer"]).sum()),
+                "avg_total_clv": g.loc[scored, "total_clv"].mean() if scored.any() else np.nan,
                 "revenue": g["revenue"].sum(), "revenue_share_pct": 100 * g["revenue"].sum() / total,
                 "avg_historic_clv": g["revenue"].sum() / customers_n if customers_n else np.nan,
                 "avg_predicted_clv": g.loc[scored, "predicted_clv"].mean() if scored.any() else np.nan,
@@ -58,15 +63,15 @@ def test_segment_summary_recomputed_with_pandas(connect, dataset, extra) -> None
         ["dimension", "dimension_value"]).sort_index()
     expected = _expected(con)
     assert list(got.index) == list(expected.index)
-    for col in ("customers", "scored_customers"):
+    for col in ("customers", "new_customers", "scored_customers"):
         np.testing.assert_array_equal(got[col], expected[col], err_msg=col)
-    for col in ("revenue", "revenue_share_pct", "avg_historic_clv", "avg_predicted_clv",
+    for col in ("revenue", "revenue_share_pct", "avg_historic_clv", "avg_predicted_clv", "avg_total_clv",
                 "predicted_revenue_next_horizon", "expected_returning_customers"):
         np.testing.assert_allclose(got[col].astype(float), expected[col].astype(float), rtol=1e-6,
                                    err_msg=col)
     if dataset == "generated":
         assert got["scored_customers"].sum() > 0  # the predictions are really compared
-    # the three dimensions each cover every customer and all revenue
+    # the four dimensions each cover every customer and all revenue
     per_dimension = got.groupby(level="dimension")[["customers", "revenue"]].sum()
     assert per_dimension["customers"].nunique() == 1
     np.testing.assert_allclose(per_dimension["revenue"], per_dimension["revenue"].iloc[0], rtol=1e-9)

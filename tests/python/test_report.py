@@ -226,7 +226,8 @@ def _hostile_db(path: Path, empty: bool = False) -> Path:
                 '{h}' || i as product_name, '{h}' as category
             from range(3) as t(i) {limit}""")
         con.execute(f"""create table marts.kpi_tiles as
-            select 30 as period_days, date '2024-06-01' as period_start, date '2024-06-30' as period_end,
+            select '{h}' as period_name, 30 as period_days, date '2024-06-01' as period_start,
+                date '2024-06-30' as period_end,
                 date '2024-05-02' as comparison_start, date '2024-05-31' as comparison_end,
                 '{h}' as tile, 1 as tile_order, 5.0 as value, 4.0 as comparison_value, 25.0 as pct_change
             {limit}""")

@@ -261,26 +261,33 @@ def test_persona_movements_match_pandas(built, dataset: str) -> None:
 
 
 def _tiles(orders: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> dict[str, float | None]:
+    """The ten tiles of issue 19 from the order x day rows (pandas_orders.order_days)."""
     window = orders[(orders["order_date"] >= start) & (orders["order_date"] <= end)]
     buys = window[window["is_purchase"]].sort_values(["customer_id", "order_date", "order_id"])
     per_customer = buys.groupby("customer_id").size()
     gaps = buys.groupby("customer_id")["order_date"].diff().dt.days.dropna()
     to_date = orders[orders["order_date"] <= end]
-    buyers_to_date = to_date.loc[to_date["is_purchase"], "customer_id"].nunique()
+    orders_to_date = to_date[to_date["is_purchase"]].groupby("customer_id").size().reindex(per_customer.index)
+    spend_to_date = to_date.groupby("customer_id")["spend"].sum().reindex(per_customer.index)
+    first_order = orders[orders["is_purchase"]].groupby("customer_id")["order_date"].min()
     n_orders = len(buys)
     return {
         "total_revenue": window["spend"].sum(),
         "average_order_value": window["spend"].sum() / n_orders if n_orders else None,
-        "customer_lifetime_value": to_date["spend"].sum() / buyers_to_date
-        if buyers_to_date
-        else None,
+        "customer_lifetime_value": spend_to_date.mean() if len(per_customer) else None,
         "total_orders": n_orders,
-        "average_items_per_order": buys["items"].sum() / n_orders if n_orders else None,
+        "average_items_per_order": window["items"].sum() / n_orders if n_orders else None,
         "average_days_between_orders": gaps.mean() if len(gaps) else None,
         "customers": len(per_customer),
-        "one_time_buyers": int((per_customer == 1).sum()),
-        "repeat_customers": int((per_customer >= 2).sum()),
+        "one_time_buyers": int((orders_to_date == 1).sum()),
+        "repeat_customers": int((orders_to_date >= 2).sum()),
+        "new_customers": int(first_order.between(start, end).sum()),
     }
+
+
+def _change(value: float | None, old: float | None) -> float | None:
+    """% change, null when the base is missing, zero or negative (issue 19, item 6)."""
+    return None if old is None or pd.isna(old) or old <= 0 or value is None else 100 * (value - old) / old
 
 
 def _close(actual: float | None, expected: float | None) -> bool:
@@ -296,7 +303,7 @@ def test_kpi_tiles_match_pandas(built, dataset: str) -> None:
     orders = _orders(lines)
     actual = con.execute("select * from marts.kpi_tiles").df()
     assert sorted(actual["period_days"].unique()) == [30, 365]
-    assert len(actual) == 18
+    assert len(actual) == 20
     for days in (30, 365):
         start = as_of - pd.Timedelta(days=days - 1)
         comparison_end = start - pd.Timedelta(days=1)
@@ -309,9 +316,41 @@ def test_kpi_tiles_match_pandas(built, dataset: str) -> None:
         for tile, value in period.items():
             assert _close(rows.loc[tile, "value"], value), (days, tile)
             assert _close(rows.loc[tile, "comparison_value"], comparison[tile]), (days, tile)
-            old = comparison[tile]
-            change = None if not old or value is None else 100 * (value - old) / old
-            assert _close(rows.loc[tile, "pct_change"], change), (days, tile)
+            assert _close(rows.loc[tile, "pct_change"], _change(value, comparison[tile])), (days, tile)
+        assert period["one_time_buyers"] + period["repeat_customers"] == period["customers"]
+
+
+@pytest.mark.parametrize("dataset", ["cdnow", "superstore"])
+def test_kpi_tiles_by_segment_and_persona_match_pandas(built, dataset: str) -> None:
+    """The ten tiles per segment and per persona at as-of, recomputed on each group's orders."""
+    con = built(dataset)
+    lines, as_of = _lines(con)
+    orders = _orders(lines)
+    actual = con.execute("select * from marts.kpi_tiles_by_dimension where period_days = 365").df()
+    groups = con.execute("""
+        select c.customer_id, coalesce(c.segment, '(no segment)') as segment,
+               coalesce(r.persona, '(no purchase)') as persona
+        from intermediate.int_customers_validated as c
+        left join marts.customer_rfm as r on c.customer_id = r.customer_id
+        where c.dq_reason is null""").df()
+    start = as_of - pd.Timedelta(days=364)
+    comparison_end = start - pd.Timedelta(days=1)
+    comparison_start = comparison_end - pd.Timedelta(days=364)
+    checked = 0
+    for dimension in ("segment", "persona"):
+        for value, members in groups.groupby(dimension)["customer_id"]:
+            mine = orders[orders["customer_id"].isin(set(members))]
+            period = _tiles(mine, start, as_of)
+            comparison = _tiles(mine, comparison_start, comparison_end)
+            rows = actual[(actual["dimension"] == dimension) & (actual["dimension_value"] == value)]
+            rows = rows.set_index("tile")
+            assert len(rows) == 10, (dimension, value)
+            for tile, expected in period.items():
+                assert _close(rows.loc[tile, "value"], expected), (dimension, value, tile)
+                assert _close(rows.loc[tile, "comparison_value"], comparison[tile]), (dimension, value, tile)
+                assert _close(rows.loc[tile, "pct_change"], _change(expected, comparison[tile])), (value, tile)
+            checked += 1
+    assert checked == actual.groupby(["dimension", "dimension_value"]).ngroups
 
 
 def test_kpi_persona_tiles_add_up_to_customers_and_revenue(built) -> None:

@@ -358,8 +358,9 @@ def reference_profile(db: Path, windows: list[dict], fiscal_month: int) -> pd.Da
 
     profile["avg_spend_per_period"] = profile["total_spend"] / profile["periods"]
     profile["prior_avg_spend_per_period"] = profile["prior_total_spend"] / profile["prior_periods"]
+    # no % change against a zero or negative base (a net refund in the prior span)
     prior_avg = profile["prior_avg_spend_per_period"].where(
-        profile["prior_avg_spend_per_period"] != 0
+        profile["prior_avg_spend_per_period"].round(9) > 0
     )
     profile["spend_change_pct"] = 100 * (profile["avg_spend_per_period"] - prior_avg) / prior_avg
     costed = (profile["total_spend"] - profile["uncosted_spend"]).where(profile["cost"].notna())

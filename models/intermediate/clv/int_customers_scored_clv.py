@@ -2,10 +2,12 @@
 int_clv_models_fitted (spendlens.clv_model, docs/clv.md).
 
 - 'as_of': p_alive at as-of, predicted_orders = E[purchase days in the next clv_horizon_days],
-  predicted_aov = E[spend per purchase day], predicted_clv = discounted_clv over the horizon at
-  clv_discount_rate_annual;
+  predicted_aov = E[spend per purchase day], predicted_clv = predicted_orders x predicted_aov
+  (the expected spend over the horizon, undiscounted, as a CLV tool's "predicted CLV"), and
+  predicted_clv_discounted = discounted_clv over the horizon at clv_discount_rate_annual (its
+  present value);
 - 'backtest_calibration': the same at the calibration end, with the holdout length as horizon
-  (predicted_clv undiscounted: predicted holdout spend).
+  (predicted_clv: predicted holdout spend; no discounted value).
 Scores are null (never NaN) unless the period's fit has a fitted status ('fitted', or for the
 purchase model 'fitted (no dropout: NBD limit)': then the NBD is used, P(alive) = 1 and
 E[purchases] = (r + x) t / (alpha + T)); model_status carries the period's status (purchase
@@ -21,7 +23,7 @@ import pandas as pd
 from spendlens import clv_model as cm
 
 COLUMNS = ["fit_period", "customer_id", "p_alive", "predicted_orders", "predicted_aov",
-           "predicted_clv", "model_status"]
+           "predicted_clv", "predicted_clv_discounted", "model_status"]
 
 
 NBD_LIMIT_STATUS = "fitted (no dropout: NBD limit)"  # as in int_clv_models_fitted
@@ -63,11 +65,11 @@ def score_period(summary: pd.DataFrame, fits: pd.DataFrame, horizon: float,
         population_mean = v_gg * p_gg / (q_gg - 1.0) if q_gg > 1.0 else np.nan
         m = np.where((x > 0) & (m <= 0), population_mean, m)
     aov = cm.gamma_gamma_expected_spend(gg, x, m) if gg else nan
-    if bg and gg and horizon > 0:
-        clv = (cm.discounted_clv(bg, gg, x, tx, T, m, horizon, discount_rate)
-               if discount_rate is not None else np.asarray(orders) * np.asarray(aov))
+    clv = np.asarray(orders) * np.asarray(aov) if bg and gg and horizon > 0 else nan
+    if bg and gg and horizon > 0 and discount_rate is not None:
+        clv_discounted = cm.discounted_clv(bg, gg, x, tx, T, m, horizon, discount_rate)
     else:
-        clv = nan
+        clv_discounted = nan
     status = bg_status if bg_status != "fitted" else gg_status
     return pd.DataFrame({
         "fit_period": summary["fit_period"].to_numpy(),
@@ -76,6 +78,7 @@ def score_period(summary: pd.DataFrame, fits: pd.DataFrame, horizon: float,
         "predicted_orders": _nullable(orders),
         "predicted_aov": _nullable(aov),
         "predicted_clv": _nullable(clv),
+        "predicted_clv_discounted": _nullable(clv_discounted),
         "model_status": status,
     }, index=range(n))
 

@@ -31,6 +31,8 @@ final as (
         customers.customer_name,
         customers.segment,
         customers.account_manager,
+        customers.created_date,
+        customers.is_email_opt_in,
         order_facts.first_order_date,
         order_facts.last_order_date,
         coalesce(order_facts.order_count, 0) as order_count,

@@ -87,7 +87,8 @@ order_buckets as (
         dated_orders.snapshot_date,
         count(case when dated_orders.is_purchase then 1 end) as purchase_count,
         sum(dated_orders.spend_amount) as spend_amount,
-        max(case when dated_orders.is_purchase then dated_orders.order_date end) as last_purchase_date
+        max(case when dated_orders.is_purchase then dated_orders.order_date end) as last_purchase_date,
+        min(case when dated_orders.is_purchase then dated_orders.order_date end) as first_purchase_date
     from dated_orders
     group by
         dated_orders.customer_id,
@@ -119,7 +120,8 @@ cumulated as (
         customer_snapshots.is_month_end,
         sum(coalesce(order_buckets.purchase_count, 0)) over customer_to_date as frequency,
         sum(coalesce(order_buckets.spend_amount, 0)) over customer_to_date as monetary,
-        max(order_buckets.last_purchase_date) over customer_to_date as last_order_date
+        max(order_buckets.last_purchase_date) over customer_to_date as last_order_date,
+        min(order_buckets.first_purchase_date) over customer_to_date as first_order_date
     from customer_snapshots
     left join order_buckets
         on
@@ -138,6 +140,7 @@ measured as (
         cumulated.snapshot_date,
         cumulated.is_month_end,
         cumulated.last_order_date,
+        cumulated.first_order_date,
         cast(
             {{ dbt.datediff('cumulated.last_order_date', 'cumulated.snapshot_date', 'day') }} -- noqa: LT05
             as integer
@@ -210,6 +213,10 @@ final as (
         combined.customer_id,
         customers.segment,
         combined.last_order_date,
+        combined.first_order_date,
+        {#- new: the first order falls in the new_customer_days days ending on the snapshot date -#}
+        {{ dbt.datediff('combined.first_order_date', 'combined.snapshot_date', 'day') }}
+        < {{ var('new_customer_days', 90) }} as is_new_customer,
         combined.recency_days,
         combined.frequency,
         combined.monetary,

@@ -27,7 +27,9 @@ final as (
         customers_scored_rfm.persona,
         customers_scored_rfm.segment,
         customers_scored_rfm.last_order_date,
-        customers_scored_rfm.snapshot_date as as_of_date
+        customers_scored_rfm.snapshot_date as as_of_date,
+        customers_scored_rfm.first_order_date,
+        customers_scored_rfm.is_new_customer
     from customers_scored_rfm
     inner join analysis_dates
         on customers_scored_rfm.snapshot_date = analysis_dates.as_of_date

@@ -21,6 +21,7 @@ month_ends_fingerprinted as (
             'snapshot_dates_fingerprinted.partition_fingerprint',
             settings_fingerprint([
                 'business_calendar', 'rfm_bins', 'lifecycle_active_max_days', 'lifecycle_lapsing_max_days',
+                'new_customer_days',
             ]),
             relation_fingerprint(ref('rfm_segments'), ['r_score', 'fm_score', 'segment']),
             relation_fingerprint(ref('rfm_personas'), ['lifecycle_stage', 'min_fm_sum', 'max_fm_sum', 'persona']),
@@ -61,6 +62,8 @@ final as (
         customers_scored_rfm.persona,
         customers_scored_rfm.segment,
         customers_scored_rfm.last_order_date,
+        customers_scored_rfm.first_order_date,
+        customers_scored_rfm.is_new_customer,
         customers_scored_rfm.partition_fingerprint
     from customers_scored_rfm
 )

@@ -1,5 +1,5 @@
-{#- Persona tiles beside kpi_tiles: for each period length in kpi_period_days and each persona
-    at the as-of date, the customers, their net revenue and orders in the period ending at as-of,
+{#- Persona tiles beside kpi_tiles: for each KPI period (kpi_period_days, and the custom period
+    when set) and each persona at the as-of date, the customers, their net revenue and orders in the period ending at as-of,
     the revenue share and average order value. -#}
 with
 
@@ -30,7 +30,7 @@ periods as (
 
 period_orders as (
     select
-        periods.period_days,
+        periods.period_name,
         orders.customer_id,
         orders.spend_amount,
         orders.is_purchase
@@ -41,29 +41,29 @@ period_orders as (
 
 period_totals as (
     select
-        periods.period_days,
+        periods.period_name,
         coalesce(sum(period_orders.spend_amount), 0) as total_revenue
     from periods
     left join period_orders
-        on periods.period_days = period_orders.period_days
-    group by periods.period_days
+        on periods.period_name = period_orders.period_name
+    group by periods.period_name
 ),
 
 customer_periods as (
     select
-        period_orders.period_days,
+        period_orders.period_name,
         period_orders.customer_id,
         sum(period_orders.spend_amount) as revenue,
         count(case when period_orders.is_purchase then 1 end) as orders
     from period_orders
     group by
-        period_orders.period_days,
+        period_orders.period_name,
         period_orders.customer_id
 ),
 
 persona_measures as (
     select
-        periods.period_days,
+        periods.period_name,
         customer_rfm.persona,
         count(*) as customers,
         count(case when customer_periods.orders > 0 then 1 end) as buying_customers,
@@ -73,15 +73,16 @@ persona_measures as (
     cross join customer_rfm
     left join customer_periods
         on
-            periods.period_days = customer_periods.period_days
+            periods.period_name = customer_periods.period_name
             and customer_rfm.customer_id = customer_periods.customer_id
     group by
-        periods.period_days,
+        periods.period_name,
         customer_rfm.persona
 ),
 
 final as (
     select
+        periods.period_name,
         periods.period_days,
         periods.window_start as period_start,
         periods.window_end as period_end,
@@ -96,10 +97,10 @@ final as (
     from periods
     cross join rfm_personas
     inner join period_totals
-        on periods.period_days = period_totals.period_days
+        on periods.period_name = period_totals.period_name
     left join persona_measures
         on
-            periods.period_days = persona_measures.period_days
+            periods.period_name = persona_measures.period_name
             and rfm_personas.persona = persona_measures.persona
 )
 
