@@ -16,9 +16,12 @@ import gc
 import json
 import os
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from spendlens.errors import SpendlensError
 from spendlens.progress import Progress, progress_enabled
@@ -244,9 +247,23 @@ def build(
                 os.environ["SPENDLENS_DB"] = previous_db
         if not result.success:
             raise SpendlensError(_failure_message(result, build_db, layout))
+        _warn_if_stale(build_db, values)
         _publish(build_db, layout, progress)
         shutil.rmtree(build_dir, ignore_errors=True)
     return 0
+
+
+def _warn_if_stale(build_db: Path, values: dict[str, Any]) -> None:
+    """One line on stderr when the newest usable line is older than freshness_warn_after_days."""
+    from spendlens.freshness import DEFAULT_WARN_AFTER_DAYS, stale_warning
+
+    try:
+        warn_after = int(values.get("freshness_warn_after_days", DEFAULT_WARN_AFTER_DAYS))
+        message = stale_warning(build_db, warn_after)
+    except (ValueError, TypeError, duckdb.Error):
+        return  # a partial --select build may lack the table; the warning is advice only
+    if message:
+        print(f"spendlens build: {message}", file=sys.stderr)
 
 
 def _publish(build_db: Path, layout: Layout, progress: Progress) -> None:
