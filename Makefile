@@ -26,10 +26,14 @@ demo: install
 # sqlfluff's dbt templater compiles the models, and compiling reads the input files' columns:
 # point it at the small fixture so every file is linted on a fresh clone.
 lint: install
-	$(BIN)/ruff check spendlens tests scripts
+	$(BIN)/ruff check spendlens tests scripts dbt_rules
 	mkdir -p target/lint
 	SPENDLENS_RAW_PATH=tests/fixtures/tiny SPENDLENS_DB=target/lint/spendlens.duckdb DBT_TARGET_PATH=target/lint \
 		$(BIN)/sqlfluff lint models macros tests/dbt analyses
+	# the house style of the dbt project (dbt_rules/house_style.py, config in pyproject.toml)
+	SPENDLENS_RAW_PATH=tests/fixtures/tiny SPENDLENS_DB=target/lint/spendlens.duckdb DBT_TARGET_PATH=target/lint \
+		$(BIN)/dbt parse --quiet
+	$(BIN)/dbt-score lint --manifest target/lint/manifest.json
 
 # dbt build (models + data tests + unit tests) on each data set, each in its own DuckDB file.
 dbt-test-generated: install

@@ -31,6 +31,8 @@
     {{- return('between 0 and 1023 /* spendlens: customer bucket */') -}}
 {%- endmacro %}
 
+{#- The filter a bucketed model writes on its customer column: the marker the materialization
+    replaces with each bucket's range of hash slots. -#}
 {% macro in_customer_bucket(column) -%}
     {{ customer_bucket_slot(column) }} {{ customer_bucket_marker() }}
 {%- endmacro %}
@@ -78,6 +80,8 @@
     )) -}}
 {%- endmacro %}
 
+{#- A table built in customer buckets: the model's SQL runs once per bucket (see the header of
+    this file), each run appending its customers' rows. -#}
 {% materialization bucketed_table, adapter='duckdb' %}
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- set target_relation = this.incorporate(type='table') -%}

@@ -21,6 +21,7 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- True when the raw value is empty: blank text (after trimming) or a null typed value. -#}
 {% macro is_blank(column, is_text=true) -%}
     {%- if is_text -%}
         ({{ clean_text(column) }} is null)
@@ -29,6 +30,7 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- True when the raw value has content that does not cast to a number (blank is not unparseable). -#}
 {% macro is_unparseable_number(column, is_text=true) -%}
     (
         not {{ is_blank(column, is_text) }}
@@ -36,6 +38,7 @@
     )
 {%- endmacro %}
 
+{#- A yes/no text as boolean (true, t, yes, y, 1 / false, f, no, n, 0; any case); null otherwise. -#}
 {% macro parse_bool(column) -%}
     case
         when lower(trim(cast({{ column }} as {{ dbt.type_string() }}))) in ('true', 't', 'yes', 'y', '1') then true

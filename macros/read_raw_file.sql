@@ -16,6 +16,7 @@
     {{- return(configured.rstrip('/')) -}}
 {%- endmacro %}
 
+{#- A value as a SQL string literal, single quotes doubled. -#}
 {% macro sql_string(value) -%}
     '{{ value | string | replace("'", "''") }}'
 {%- endmacro %}

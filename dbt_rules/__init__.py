@@ -1,0 +1,1 @@
+"""spendlens's house style as dbt-score rules (docs/dependencies.md, `make lint`)."""
