@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -115,7 +115,12 @@ class FitResult:
             :func:`fit_bgnbd` returns ``"nbd"`` (params r, alpha only) when the BG/NBD
             likelihood is maximal at its no-dropout limit (see :func:`fit_bgnbd`); the
             purchase-model functions (:func:`expected_purchases`, :func:`p_alive`,
-            :func:`discounted_clv`) dispatch on it.
+            :func:`discounted_clv`) dispatch on it; ``"mbgnbd"`` and ``"pareto_nbd"`` are the
+            models of :mod:`spendlens.clv_purchase_models`.
+        std_errors: asymptotic standard errors of ``params`` (inverse Hessian of the negative
+            log-likelihood, delta method from log-parameters), in the same units; empty when
+            not computed (see :func:`spendlens.clv_purchase_models.standard_errors`), NaN where
+            the Hessian is not positive definite.
     """
 
     params: dict[str, float]
@@ -124,6 +129,7 @@ class FitResult:
     converged: bool
     message: str
     model: str = ""
+    std_errors: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -871,12 +877,19 @@ def nbd_expected_purchases_new(params: Mapping[str, float] | FitResult, t: Array
 
 
 def purchase_model(params: Mapping[str, float] | FitResult) -> str:
-    """``"bgnbd"`` or ``"nbd"``: the model of a :class:`FitResult` (its ``model`` field), or of
-    a mapping (``"bgnbd"`` if it has ``a`` or ``b``, else ``"nbd"``)."""
-    if isinstance(params, FitResult) and params.model in ("bgnbd", "nbd"):
+    """``"bgnbd"``, ``"nbd"``, ``"mbgnbd"`` or ``"pareto_nbd"``: the model of a
+    :class:`FitResult` (its ``model`` field), or of a mapping (``"pareto_nbd"`` if it has ``s``
+    or ``beta``, ``"bgnbd"`` if it has ``a`` or ``b``, else ``"nbd"``; an MBG/NBD must be
+    passed as a :class:`FitResult` with ``model="mbgnbd"``)."""
+    if isinstance(params, FitResult) and params.model in _PURCHASE_MODEL_NAMES:
         return params.model
     values = params.params if isinstance(params, FitResult) else params
+    if "s" in values or "beta" in values:
+        return "pareto_nbd"
     return "bgnbd" if ("a" in values or "b" in values) else "nbd"
+
+
+_PURCHASE_MODEL_NAMES = ("bgnbd", "nbd", "mbgnbd", "pareto_nbd")
 
 
 def p_alive(
@@ -885,10 +898,17 @@ def p_alive(
     recency: ArrayLike,
     T: ArrayLike,
 ) -> Result:
-    """P(alive at T): :func:`bgnbd_p_alive`, or 1 under the NBD (nobody drops out). The NaN
-    rows are the BG/NBD's for both models (the same summary is valid for both)."""
-    if purchase_model(params) == "bgnbd":
+    """P(alive at T): :func:`bgnbd_p_alive`, 1 under the NBD (nobody drops out), or the
+    MBG/NBD's or Pareto/NBD's (:mod:`spendlens.clv_purchase_models`). The NaN rows are the
+    BG/NBD's for every model (the same summary is valid for all)."""
+    kind = purchase_model(params)
+    if kind == "bgnbd":
         return bgnbd_p_alive(params, frequency, recency, T)
+    if kind in ("mbgnbd", "pareto_nbd"):
+        from spendlens import clv_purchase_models as pm
+
+        fn = pm.mbgnbd_p_alive if kind == "mbgnbd" else pm.pareto_nbd_p_alive
+        return fn(params, frequency, recency, T)
     _unpack(params, NBD_PARAMS)
     scalar, (x, tx, T_) = _floats(frequency, recency, T)
     return _finish(np.where(_valid_bgnbd_rows(x, tx, T_), 1.0, np.nan), scalar)
@@ -901,19 +921,34 @@ def expected_purchases(
     recency: ArrayLike,
     T: ArrayLike,
 ) -> Result:
-    """E[purchases in (T, T+t] | x, t_x, T]: :func:`bgnbd_expected_purchases` or
-    :func:`nbd_expected_purchases` (t_x unused, but rows invalid for the BG/NBD are NaN)."""
-    if purchase_model(params) == "bgnbd":
+    """E[purchases in (T, T+t] | x, t_x, T]: :func:`bgnbd_expected_purchases`,
+    :func:`nbd_expected_purchases` (t_x unused, but rows invalid for the BG/NBD are NaN), or
+    the MBG/NBD's or Pareto/NBD's (:mod:`spendlens.clv_purchase_models`)."""
+    kind = purchase_model(params)
+    if kind == "bgnbd":
         return bgnbd_expected_purchases(params, t, frequency, recency, T)
+    if kind in ("mbgnbd", "pareto_nbd"):
+        from spendlens import clv_purchase_models as pm
+
+        fn = (pm.mbgnbd_expected_purchases if kind == "mbgnbd"
+              else pm.pareto_nbd_expected_purchases)
+        return fn(params, t, frequency, recency, T)
     scalar, (t_, x, tx, T_) = _floats(t, frequency, recency, T)
     out = np.asarray(nbd_expected_purchases(params, t_, x, T_), dtype=np.float64)
     return _finish(np.where(_valid_bgnbd_rows(x, tx, T_), out, np.nan), scalar)
 
 
 def expected_purchases_new(params: Mapping[str, float] | FitResult, t: ArrayLike) -> Result:
-    """E[repeat purchases in (0, t]] of a new customer, for either purchase model."""
-    if purchase_model(params) == "bgnbd":
+    """E[repeat purchases in (0, t]] of a new customer, for any purchase model."""
+    kind = purchase_model(params)
+    if kind == "bgnbd":
         return bgnbd_expected_purchases_new(params, t)
+    if kind in ("mbgnbd", "pareto_nbd"):
+        from spendlens import clv_purchase_models as pm
+
+        fn = (pm.mbgnbd_expected_purchases_new if kind == "mbgnbd"
+              else pm.pareto_nbd_expected_purchases_new)
+        return fn(params, t)
     return nbd_expected_purchases_new(params, t)
 
 
