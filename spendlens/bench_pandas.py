@@ -74,10 +74,12 @@ def pandas_baseline(raw: Path, out: Path) -> None:
     order_count = in_timeframe[in_timeframe["is_purchase"]].groupby("customer_id")["order_id"].count()
     classified["revenue"] = classified["customer_id"].map(revenue).fillna(0.0).round(6)
     classified["order_count"] = classified["customer_id"].map(order_count).fillna(0).astype(int)
-    by_segment = classified.groupby("segment")["revenue"]
-    # customers with strictly more revenue = (rank with ties at their lowest position) - 1
-    higher = by_segment.rank(method="min", ascending=False) - 1
-    classified["revenue_rank"] = 100.0 * higher / by_segment.transform("count")
+    # revenue rank among the segment's customers with revenue (> 0) in the timeframe:
+    # 100 x (1 + customers with strictly more revenue) / customers with revenue; null without
+    # revenue. 1 + customers with strictly more = the rank with ties at their best position.
+    with_revenue = classified[classified["revenue"] > 0].groupby("segment")["revenue"]
+    classified["revenue_rank"] = (
+        100.0 * with_revenue.rank(method="min", ascending=False) / with_revenue.transform("count"))
     classified.to_parquet(out / "classification.parquet")
 
 
@@ -100,7 +102,7 @@ def compare_with_marts(out: Path, db: Path, rel: float = 1e-6) -> str:
         ("customer_spend_profile", spend, pd.read_parquet(out / "spend_window.parquet"),
          ["customer_id", "product_id"], ["total_spend"]),
         ("customer_classifications", classes, pd.read_parquet(out / "classification.parquet"), ["customer_id"],
-         ["revenue_rank", "revenue", "order_count"]),
+         ["revenue", "revenue_rank", "order_count"]),
     ]
     rows = 0
     for name, mart, baseline, keys, columns in checks:
@@ -115,8 +117,9 @@ def compare_with_marts(out: Path, db: Path, rel: float = 1e-6) -> str:
         for column in columns:
             a = merged[f"{column}_mart"].astype(float).to_numpy()
             b = merged[f"{column}_pandas"].astype(float).to_numpy()
-            if not np.allclose(a, b, rtol=rel, atol=1e-6):
-                bad = merged[~np.isclose(a, b, rtol=rel, atol=1e-6)]
+            # equal_nan: a customer without revenue has no revenue_rank on both sides
+            if not np.allclose(a, b, rtol=rel, atol=1e-6, equal_nan=True):
+                bad = merged[~np.isclose(a, b, rtol=rel, atol=1e-6, equal_nan=True)]
                 raise AssertionError(f"{name}.{column}: {len(bad)} rows differ, e.g.\n{bad.head().to_string()}")
         rows += len(merged)
     return f"yes ({rows:,} rows compared over RFM, spend window and classification inputs)"

@@ -137,9 +137,13 @@ def _metrics_at(day: pd.Timestamp, orders: pd.DataFrame, customers: pd.DataFrame
     # revenue is compared at 6 decimals, as the model rounds it, so float noise cannot split ties
     frame["revenue"] = frame["revenue"].round(6)
     frame["previous_revenue"] = frame["previous_revenue"].round(6)
-    group = frame.groupby("segment")["revenue"]
+    # among the segment's customers with revenue (> 0): 100 x (1 + customers with strictly more
+    # revenue) / customers with revenue; no revenue -> no rank
+    with_revenue = frame[frame["revenue"] > 0].groupby("segment")["revenue"]
     frame["revenue_rank"] = (
-        100.0 * (group.rank(method="min", ascending=False) - 1) / group.transform("size")
+        100.0
+        * with_revenue.rank(method="min", ascending=False)
+        / with_revenue.transform("size")
     )
     frame = frame.reset_index().sort_values(
         ["segment", "revenue", "customer_id"], ascending=[True, False, True]

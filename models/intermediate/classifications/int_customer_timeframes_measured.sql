@@ -250,19 +250,20 @@ final as (
         risk_scored.risk_score,
         risk_scored.previous_risk_score,
         {{ pct_change('risk_scored.risk_score', 'risk_scored.previous_risk_score') }} as risk_change,
-        {# rank() keeps ties on purpose: 1 + the number of customers with strictly more revenue. #}
-        100.0 * (
-            rank() over (
-                partition by risk_scored.evaluation_date, risk_scored.segment
-                order by risk_scored.revenue desc nulls last
-            ) - 1
-        ) / count(*) over (
-            partition by risk_scored.evaluation_date, risk_scored.segment
-        ) as revenue_rank,
+        {#- Among the segment's customers with revenue (net revenue > 0) in the timeframe:
+            100 x (1 + customers with strictly more revenue) / customers with revenue, so the top
+            customer of 5 has 20 and exactly the top 20% have <= 20. rank() keeps ties on purpose
+            and counts only customers with more revenue, who all have revenue. -#}
         case
-            when risk_scored.previous_revenue > 0
-                then {{ pct_change('risk_scored.revenue', 'risk_scored.previous_revenue') }}
-        end as revenue_change,
+            when risk_scored.revenue > 0
+                then 100.0 * rank() over (
+                        partition by risk_scored.evaluation_date, risk_scored.segment
+                        order by risk_scored.revenue desc nulls last
+                    ) / count(case when risk_scored.revenue > 0 then 1 end) over (
+                        partition by risk_scored.evaluation_date, risk_scored.segment
+                    )
+        end as revenue_rank,
+        {{ pct_change('risk_scored.revenue', 'risk_scored.previous_revenue') }} as revenue_change,
         case
             when sum(risk_scored.revenue) over (
                     partition by risk_scored.evaluation_date, risk_scored.segment

@@ -1,12 +1,12 @@
 {#- Sales targets against actual net spend (SPEC 4.9): one row per customer with a target and
     business month of the 12 ending with the as-of date's month, with running totals and
-    attainment. A target month (first day of a calendar month) counts in the business month
-    that holds its 15th day. No targets file = no rows. -#}
+    attainment. Targets per business month: int_sales_targets_mapped_to_business_months (a
+    target month counts in the business month that holds its 15th day). No targets file = no
+    rows. -#}
 with
 
-sales_targets as (
-    select * from {{ ref('int_sales_targets_validated') }}
-    where dq_reason is null
+targets_by_month as (
+    select * from {{ ref('int_sales_targets_mapped_to_business_months') }}
 ),
 
 orders as (
@@ -15,10 +15,6 @@ orders as (
 
 months as (
     select * from {{ ref('int_business_months_numbered') }}
-),
-
-calendar as (
-    select * from {{ ref('int_business_calendar_days') }}
 ),
 
 analysis_dates as (
@@ -38,20 +34,12 @@ reporting_months as (
 
 monthly_targets as (
     select
-        sales_targets.customer_id,
-        calendar.business_month_start,
-        sum(sales_targets.target_amount) as target_amount
-    from sales_targets
-    inner join calendar
-        on cast(sales_targets.target_month + 14 as date) = calendar.calendar_date
+        targets_by_month.customer_id,
+        targets_by_month.business_month_start,
+        targets_by_month.target_amount
+    from targets_by_month
     inner join reporting_months
-        on calendar.business_month_start = reporting_months.business_month_start
-    where
-        sales_targets.customer_id is not null
-        and sales_targets.target_amount is not null
-    group by
-        sales_targets.customer_id,
-        calendar.business_month_start
+        on targets_by_month.business_month_start = reporting_months.business_month_start
 ),
 
 monthly_actuals as (
