@@ -89,6 +89,7 @@ def render(con: duckdb.DuckDBPyConnection, db: Path) -> str:
         charts.classification_bands(ctx),
         charts.risk_over_time(ctx),
         charts.clv(ctx),
+        charts.cohorts(ctx),
         charts.recommendations(ctx),
         charts.data_quality(ctx, facts.get("usable_lines")),
     ]
@@ -135,7 +136,8 @@ def _nav_html(sections: list[Section]) -> str:
 def _short_title(section: Section) -> str:
     return {"kpi-tiles": "KPIs", "rfm-grid": "RFM grid", "persona-movements": "Personas",
             "spend-distributions": "Spend change", "classification-bands": "Classifications",
-            "risk-over-time": "Risk over time", "clv": "CLV", "recommendations": "Recommendations",
+            "risk-over-time": "Risk over time", "clv": "CLV", "cohorts": "Cohorts",
+            "recommendations": "Recommendations",
             "data-quality": "Data quality"}.get(section.key, section.title)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 MARTS = "marts"
@@ -769,6 +770,95 @@ def _backtest_figure(ctx: Context) -> go.Figure:
                 margin={"l": 60, "r": 16, "t": 96, "b": 60})
     fig.update_xaxes(title_text="repeat purchase days in the calibration period", type="category")
     fig.update_yaxes(title_text="purchase days per customer")
+    return fig
+
+
+# -- customer cohorts -----------------------------------------------------------------------------
+
+# The heat map and the lines show the most recent cohorts only, so a long history stays readable.
+COHORTS_SHOWN = 36
+
+
+def cohorts(ctx: Context) -> Section:
+    section = Section(
+        "cohorts", "Customer cohorts: retention and cumulative revenue per customer",
+        "Customers are grouped by the business month of their first order (a row of the heat map, "
+        "a line on the right). Left: the share of the cohort with an order in each month since the "
+        "first (month 0 is always 100%). Right: the cohort's net revenue to date divided by its "
+        "size, month by month; a line that keeps rising is a cohort that keeps buying. The last "
+        f"month is the as-of month, still partial. At most the {COHORTS_SHOWN} latest cohorts are shown.",
+        columns=2)
+    section.charts.append(_chart("cohort-retention", lambda: _cohort_retention_figure(ctx), height=480))
+    section.charts.append(_chart("cohort-revenue", lambda: _cohort_revenue_figure(ctx), height=480))
+    return section
+
+
+def _cohort_rows(ctx: Context) -> list[dict[str, Any]]:
+    """The rows of the latest COHORTS_SHOWN cohorts, oldest cohort first."""
+    require(ctx.con, "customer_cohorts")
+    found = rows(ctx.con, """
+        with latest as (
+            select distinct cohort_month from marts.customer_cohorts
+            order by cohort_month desc limit ?
+        )
+        select cohorts.cohort_month, cohorts.months_since_first_order, cohorts.cohort_size,
+            cohorts.active_customers, cohorts.retention_pct, cohorts.cumulative_revenue_per_customer
+        from marts.customer_cohorts as cohorts
+        inner join latest on cohorts.cohort_month = latest.cohort_month
+        order by cohorts.cohort_month, cohorts.months_since_first_order
+    """, [COHORTS_SHOWN])
+    if not found:
+        raise NoData("customer_cohorts has no rows (no purchase up to the as-of date).")
+    return found
+
+
+def _cohort_label(row: dict[str, Any]) -> str:
+    month = row["cohort_month"]
+    name = f"{month:%Y-%m-%d}" if isinstance(month, date) else label(month)
+    return f"{name} ({row['cohort_size']:,})"
+
+
+def _cohort_retention_figure(ctx: Context) -> go.Figure:
+    found = _cohort_rows(ctx)
+    names = list(dict.fromkeys(_cohort_label(r) for r in found))
+    width = max(int(r["months_since_first_order"]) for r in found) + 1
+    cells = {(_cohort_label(r), int(r["months_since_first_order"])): r for r in found}
+    z = [[cells[(n, m)]["retention_pct"] if (n, m) in cells else None for m in range(width)] for n in names]
+    active = [[cells[(n, m)]["active_customers"] if (n, m) in cells else None for m in range(width)]
+              for n in names]
+    show_text = len(names) * width <= 400
+    fig = go.Figure(go.Heatmap(
+        z=z, x=list(range(width)), y=names, customdata=active, colorscale="Blues", zmin=0, zmax=100,
+        xgap=1, ygap=1, colorbar={"title": {"text": "retention %"}, "thickness": 12},
+        text=[[f"{v:.0f}" if v is not None else "" for v in row] for row in z] if show_text else None,
+        texttemplate="%{text}" if show_text else None, textfont={"size": 10},
+        hovertemplate="cohort %{y}, month %{x}: %{z:.1f}% retained (%{customdata:,} customers)<extra></extra>"))
+    base_layout(fig, max(320, 120 + 18 * len(names)),
+                title={"text": "Retention % by months since the first order", "x": 0.01, "font": {"size": 15}},
+                margin={"l": 60, "r": 16, "t": 56, "b": 56})
+    fig.update_xaxes(title_text="months since the first order", dtick=1 if width <= 24 else None)
+    fig.update_yaxes(title_text="cohort (first-order month, customers)", autorange="reversed", type="category")
+    return fig
+
+
+def _cohort_revenue_figure(ctx: Context) -> go.Figure:
+    found = _cohort_rows(ctx)
+    names = list(dict.fromkeys(_cohort_label(r) for r in found))
+    colors = sample_colorscale("Viridis", [i / max(len(names) - 1, 1) for i in range(len(names))])
+    fig = go.Figure()
+    for name, color in zip(names, colors, strict=True):
+        cohort = [r for r in found if _cohort_label(r) == name]
+        fig.add_trace(go.Scatter(
+            x=[r["months_since_first_order"] for r in cohort], y=[r["cumulative_revenue_per_customer"] for r in cohort],
+            mode="lines+markers" if len(cohort) <= 24 else "lines", name=name, line={"color": color, "width": 1.6},
+            marker={"size": 4},
+            hovertemplate="cohort " + name + ", month %{x}: %{y:,.2f} per customer<extra></extra>"))
+    base_layout(fig, max(320, 120 + 18 * len(names)) if len(names) <= 12 else 480,
+                title={"text": "Cumulative revenue per cohort customer", "x": 0.01, "font": {"size": 15}},
+                legend={"orientation": "v", "y": 1, "x": 1.02, "yanchor": "top", "font": {"size": 10}},
+                margin={"l": 60, "r": 16, "t": 56, "b": 56})
+    fig.update_xaxes(title_text="months since the first order")
+    fig.update_yaxes(title_text=ctx.money("revenue per customer"))
     return fig
 
 

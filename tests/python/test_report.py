@@ -32,6 +32,7 @@ CHARTS_BY_MART = {
     "customer_value": ["clv-distribution"],
     "clv_backtest": ["clv-backtest"],
     "customer_product_recommendations": ["recommendations-"],
+    "customer_cohorts": ["cohort-retention", "cohort-revenue"],
     "data_quality_issues": ["data-quality"],
 }
 HOSTILE = '</script><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"><b>&amp;'
@@ -192,6 +193,32 @@ def test_kpi_tiles_show_the_mart_values(generated, rendered, browser):
             assert f"{change:+.1f}%" in change_text
 
 
+def test_cohort_charts_show_the_retention_and_revenue_of_the_mart(generated, rendered, browser):
+    with duckdb.connect(str(generated[1]), read_only=True) as con:
+        frame = con.execute("""select cohort_month, months_since_first_order, cohort_size, retention_pct,
+            cumulative_revenue_per_customer from marts.customer_cohorts""").df()
+    assert len(frame) > 0
+    latest = sorted(frame["cohort_month"].unique())[-36:]
+    frame = frame[frame["cohort_month"].isin(latest)]
+    heat = browser.evaluate("""(() => { const t = document.getElementById('chart-cohort-retention').data[0];
+        return {x: t.x, y: t.y, z: t.z}; })()""")
+    assert len(heat["y"]) == len(latest)
+    shown = {(y, x): v for y, row in zip(heat["y"], heat["z"], strict=True)
+             for x, v in zip(heat["x"], row, strict=True) if v is not None}
+    expected = {(f"{m:%Y-%m-%d} ({n:,})", k): v for m, k, n, v in frame[
+        ["cohort_month", "months_since_first_order", "cohort_size", "retention_pct"]].itertuples(index=False)}
+    assert shown.keys() == expected.keys()
+    for key, value in expected.items():
+        assert shown[key] == pytest.approx(value, rel=1e-9), key
+    lines = browser.evaluate("document.getElementById('chart-cohort-revenue').data.map(t => [t.name, t.y])")
+    assert len(lines) == len(latest)
+    by_name = dict((name, ys) for name, ys in lines)
+    for (month, size), group in frame.groupby(["cohort_month", "cohort_size"]):
+        ys = by_name[f"{month:%Y-%m-%d} ({size:,})"]
+        assert ys == pytest.approx(list(group.sort_values("months_since_first_order")[
+            "cumulative_revenue_per_customer"]), rel=1e-9)
+
+
 # -- hostile names, missing and empty marts, no build ----------------------------------------------
 
 def _hostile_db(path: Path, empty: bool = False) -> Path:
@@ -277,7 +304,7 @@ def test_empty_marts_give_notes_not_errors(tmp_path, browser):
     assert "could not be drawn" not in text
     assert set(notes) == {"kpi-tiles", "persona-shares", "rfm-grid", "persona-movements", "spend-distributions",
                           "classification-bands", "risk-over-time", "clv-distribution", "clv-backtest",
-                          "recommendations", "data-quality"}
+                          "cohort-retention", "cohort-revenue", "recommendations", "data-quality"}
 
 
 def test_report_without_a_build_says_to_run_build(tmp_path):
