@@ -37,7 +37,10 @@ LIFETIMES_PYTHON = Path(os.environ.get(
          str(PROJECT_DIR / ".venv-lifetimes" / "bin" / "python")),
 ))
 CALIBRATION_END, AS_OF, HOLDOUT_DAYS, HORIZON = "1997-09-30", "1998-06-30", 273, 360
-CDNOW_VARS = {"as_of_date": AS_OF, "clv_holdout_share": 0.5, "clv_horizon_days": HORIZON}
+# BG/NBD scores customer_value here: these tests check it against lifetimes' BetaGeoFitter
+# (the choice among the three purchase models is tested in test_clv_purchase_models.py).
+CDNOW_VARS = {"as_of_date": AS_OF, "clv_holdout_share": 0.5, "clv_horizon_days": HORIZON,
+              "clv_purchase_model": "bgnbd"}
 MONTHLY_DISCOUNT = 1.1 ** (1 / 12) - 1
 
 needs_master = pytest.mark.skipif(not CDNOW_MASTER.exists(), reason=f"no {CDNOW_MASTER}")
@@ -227,8 +230,14 @@ def test_parameters_mart_is_the_as_of_fit(cdnow) -> None:
     mart = _frame(cdnow, "select * from marts.clv_model_parameters")
     _, _, rows = _params(cdnow, "as_of")
     merged = mart.merge(rows, on=["model", "parameter"], suffixes=("", "_int"))
-    assert len(mart) == len(merged) == 13  # 4 + 3 bgnbd, 3 + 3 gamma_gamma
+    # 4 + 4 (log_likelihood, customers, converged, holdout_mae) per purchase model, 3 + 3 gamma_gamma
+    assert len(mart) == len(merged) == 30
     np.testing.assert_array_equal(merged["value"], merged["value_int"].astype(float))
+    chosen = mart[mart["is_chosen"]]
+    assert set(chosen["model"]) == {"bgnbd", "gamma_gamma"}  # var clv_purchase_model: bgnbd
+    estimates = mart[~mart["parameter"].isin(["log_likelihood", "customers", "converged",
+                                               "holdout_mae"])]
+    assert (estimates["std_error"] > 0).all()
     assert set(mart["time_unit"]) == {"day"} and set(mart["status"]) == {"fitted"}
     assert (mart["fitted_through_date"].astype(str).str[:10] == AS_OF).all()
 

@@ -265,3 +265,38 @@ def test_matches_lifetimes(sample, fits, tmp_path) -> None:
         np.testing.assert_allclose(
             cm.expected_purchases(params, 39.0, s.frequency, s.recency, s.T),
             ref[name]["expected"], rtol=1e-6, err_msg=name)
+
+
+# ------------------------------------------------------------------------------------------
+# 4. the choice of the purchase model (int_clv_models_fitted.choose)
+
+
+def _fitted_model_module():
+    import importlib.util
+
+    path = REPO / "models" / "intermediate" / "clv" / "int_clv_models_fitted.py"
+    spec = importlib.util.spec_from_file_location("int_clv_models_fitted", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_choice_by_holdout_mae_never_a_non_converged_model() -> None:
+    mod = _fitted_model_module()
+
+    def fit(ll: float) -> cm.FitResult:
+        return cm.FitResult({}, ll, 10, True, "")
+
+    ok = {"bgnbd": (fit(-10.0), "fitted", ""), "mbgnbd": (fit(-9.0), "fitted", ""),
+          "pareto_nbd": (fit(-8.0), "not converged: flat", "")}
+    maes = {"bgnbd": 0.5, "mbgnbd": 0.6, "pareto_nbd": 0.1}
+    assert mod.choose("auto", ok, ok, maes) == "bgnbd"  # pareto_nbd has not converged
+    assert mod.choose("auto", ok, ok, {**maes, "mbgnbd": 0.5}) == "mbgnbd"  # tie: higher ll
+    assert mod.choose("pareto_nbd", ok, ok, maes) == "pareto_nbd"  # asked for: used as is
+    # no usable backtest: the highest as-of log-likelihood among the fitted models
+    assert mod.choose("auto", ok, {}, dict.fromkeys(maes)) == "mbgnbd"
+    nbd_limit = {**ok, "bgnbd": (fit(-7.0), mod.NBD_LIMIT_STATUS, "")}
+    assert mod.choose("auto", nbd_limit, {}, dict.fromkeys(maes)) == "bgnbd"
+    none = dict.fromkeys(ok, (None, "ineligible: x", ""))
+    assert mod.choose("auto", none, none, dict.fromkeys(maes)) == "bgnbd"

@@ -1,17 +1,27 @@
-"""BG/NBD (purchases) and Gamma-Gamma (spend per purchase) fitted by maximum likelihood on
-int_customers_summarised_for_clv, once per fit period ('as_of', 'backtest_calibration').
+"""Purchase models (BG/NBD, MBG/NBD, Pareto/NBD) and Gamma-Gamma (spend per purchase) fitted by
+maximum likelihood on int_customers_summarised_for_clv, once per fit period ('as_of',
+'backtest_calibration'), and the choice of the purchase model that scores customer_value.
 
 The one dbt Python model of the project's maths (STYLE.md): the formulas live in
-spendlens.clv_model (docs/clv.md). Long output, one row per fit period x model x parameter:
-the estimates (r, alpha, a, b; p, q, v), log_likelihood, customers and converged (1/0), with
-the fit's status ('fitted', 'fitted (no dropout: NBD limit)', 'ineligible: <rules>',
-'not converged: <why>') and message.
+spendlens.clv_model and spendlens.clv_purchase_models (docs/clv.md). Long output, one row per
+fit period x model x parameter: the estimates (r, alpha, a, b; r, alpha, s, beta; p, q, v) with
+their standard errors (inverse Hessian), log_likelihood, customers, converged (1/0) and, for the
+purchase models, holdout_mae (mean absolute error per customer of the purchase days predicted
+for the backtest holdout by the model fitted on 'backtest_calibration'; the same value in both
+periods), with the fit's status ('fitted', 'fitted (no dropout: NBD limit)', 'ineligible:
+<rules>', 'not converged: <why>'), message and is_chosen.
 Values are null (never NaN) when there is no fit; a fit that did not converge keeps its finite
 end point for diagnosis, but its status says it must not be used (scores are then null).
 'fitted (no dropout: NBD limit)': the BG/NBD likelihood is maximal at its no-dropout limit, the
 NBD (clv_model.fit_bgnbd's fallback); r and alpha are the NBD's, a = 0 (no dropout) and b is
 null (not identified), log_likelihood is the NBD's (the BG/NBD supremum); scores use the NBD.
-Time unit: days (alpha). Money: reporting currency (v).
+
+Choice (var clv_purchase_model): 'bgnbd', 'mbgnbd' or 'pareto_nbd' is used as asked (scores are
+null if it did not converge); 'auto' (default) takes, among the purchase models fitted in both
+periods, the lowest holdout_mae (ties: higher backtest log-likelihood); without a usable
+backtest, the highest as-of log-likelihood among the fitted ones; never a model that did not
+converge (if none did, bgnbd, whose status then says why). is_chosen marks the chosen purchase
+model's rows and gamma_gamma's. Time unit: days (alpha, beta). Money: reporting currency (v).
 """
 
 from __future__ import annotations
@@ -22,26 +32,40 @@ import numpy as np
 import pandas as pd
 
 from spendlens import clv_model as cm
+from spendlens import clv_purchase_models as pm
 
-MODELS = {"bgnbd": cm.BGNBD_PARAMS, "gamma_gamma": cm.GAMMA_GAMMA_PARAMS}
-COLUMNS = ["fit_period", "model", "parameter", "value", "time_unit", "status", "message"]
+PURCHASE_MODELS = dict(pm.PURCHASE_MODELS)  # bgnbd, mbgnbd, pareto_nbd
+MODELS = {**PURCHASE_MODELS, "gamma_gamma": cm.GAMMA_GAMMA_PARAMS}
+CHOICES = ("auto", *PURCHASE_MODELS)
+COLUMNS = ["fit_period", "model", "parameter", "value", "std_error", "time_unit", "status",
+           "message", "is_chosen"]
 #: Status of a BG/NBD fit replaced by its no-dropout limit, the NBD (a fitted status: it starts
 #: with 'fitted'; int_customers_scored_clv scores it with the NBD).
 NBD_LIMIT_STATUS = "fitted (no dropout: NBD limit)"
 
 
-def _rows(period: str, model: str, fit: cm.FitResult | None, status: str, message: str) -> list:
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _rows(period: str, model: str, fit: cm.FitResult | None, status: str, message: str,
+          holdout_mae: float | None = None) -> list:
     values: dict[str, float | None] = dict.fromkeys(MODELS[model])
+    errors: dict[str, float | None] = dict.fromkeys(MODELS[model])
     values.update(log_likelihood=None, customers=None, converged=None)
+    if model in PURCHASE_MODELS:
+        values["holdout_mae"] = holdout_mae
     if fit is not None:
         values.update(fit.params)
+        errors.update(fit.std_errors)
         if fit.model == "nbd":  # the BG/NBD's no-dropout limit: p ~ Beta(a -> 0, b), b free
             values.update(a=0.0, b=None)
+            errors.update(a=None, b=None)
         values.update(log_likelihood=fit.log_likelihood, customers=float(fit.n),
                       converged=1.0 if fit.converged else 0.0)
     return [
-        [period, model, name, value if value is not None and math.isfinite(value) else None,
-         "day", status, message]
+        [period, model, name, _finite(value), _finite(errors.get(name)), "day", status, message,
+         False]
         for name, value in values.items()
     ]
 
@@ -58,30 +82,99 @@ def _fit(fitter, *columns) -> tuple[cm.FitResult | None, str, str]:
     return fit, "fitted", fit.message
 
 
-def fit_period(period: str, check: pd.Series, summary: pd.DataFrame) -> list:
-    if not bool(check["is_eligible"]):
-        reason = str(check["ineligible_reason"])
-        return _rows(period, "bgnbd", None, reason, "") + _rows(period, "gamma_gamma", None, reason, "")
+def _gamma_gamma(summary: pd.DataFrame) -> tuple[cm.FitResult | None, str, str]:
     x = summary["frequency"].to_numpy(dtype=float)
-    tx = summary["recency_days"].to_numpy(dtype=float)
-    T = summary["t_days"].to_numpy(dtype=float)
     # Gamma-Gamma needs positive spends: days with a net spend <= 0 give a mean <= 0, which the
     # fit leaves out (clv_model filters m > 0 and counts them in the message).
     m = np.maximum(summary["monetary_value"].to_numpy(dtype=float), 0.0)
-    bg, bg_status, bg_message = _fit(cm.fit_bgnbd, x, tx, T)
-    gg, gg_status, gg_message = _fit(cm.fit_gamma_gamma, x, m)
-    return (_rows(period, "bgnbd", bg, bg_status, bg_message)
-            + _rows(period, "gamma_gamma", gg, gg_status, gg_message))
+    fit, status, message = _fit(cm.fit_gamma_gamma, x, m)
+    if fit is not None and fit.converged:
+        fit = cm.FitResult(fit.params, fit.log_likelihood, fit.n, fit.converged, fit.message,
+                           fit.model, pm.standard_errors(fit, x, monetary_value=m))
+    return fit, status, message
+
+
+def fit_purchase_models(summary: pd.DataFrame) -> dict[str, tuple[cm.FitResult | None, str, str]]:
+    x = summary["frequency"].to_numpy(dtype=float)
+    tx = summary["recency_days"].to_numpy(dtype=float)
+    T = summary["t_days"].to_numpy(dtype=float)
+    return {name: _fit(lambda *c, name=name: pm.fit_purchase_model(name, *c), x, tx, T)
+            for name in PURCHASE_MODELS}
+
+
+def holdout_mae(fit: cm.FitResult | None, status: str, summary: pd.DataFrame,
+                holdout_days: float) -> float | None:
+    """Mean absolute error per customer of the predicted holdout purchase days (fitted only)."""
+    if fit is None or not status.startswith("fitted") or not holdout_days > 0:
+        return None
+    predicted = cm.expected_purchases(
+        fit, holdout_days, summary["frequency"].to_numpy(dtype=float),
+        summary["recency_days"].to_numpy(dtype=float), summary["t_days"].to_numpy(dtype=float))
+    actual = summary["holdout_orders"].to_numpy(dtype=float)
+    value = float(np.mean(np.abs(np.asarray(predicted) - actual)))
+    return value if math.isfinite(value) else None
+
+
+def choose(requested: str, as_of: dict, backtest: dict, maes: dict[str, float | None]) -> str:
+    """The purchase model that scores customer_value (see the module docstring)."""
+    if requested != "auto":
+        return requested
+
+    def fitted(fits: dict, name: str) -> bool:
+        return fits.get(name) is not None and fits[name][0] is not None and \
+            fits[name][1].startswith("fitted")
+
+    both = [n for n in PURCHASE_MODELS
+            if fitted(as_of, n) and fitted(backtest, n) and maes.get(n) is not None]
+    if both:
+        return min(both, key=lambda n: (round(maes[n], 9), -backtest[n][0].log_likelihood))
+    usable = [n for n in PURCHASE_MODELS if fitted(as_of, n)]
+    if usable:
+        return max(usable, key=lambda n: as_of[n][0].log_likelihood)
+    return "bgnbd"
 
 
 def model(dbt, session) -> pd.DataFrame:
     dbt.config(materialized="table")
+    requested = dbt.config.get("clv_purchase_model")
+    requested = str(requested or "auto").strip().lower()
+    if requested not in CHOICES:
+        raise ValueError(f"var clv_purchase_model={requested!r}: expected one of "
+                         f"{', '.join(CHOICES)}")
     summary = dbt.ref("int_customers_summarised_for_clv").df()
-    checks = dbt.ref("int_clv_fit_periods_checked").df()
-    rows: list = []
-    for _, check in checks.sort_values("fit_period").iterrows():
-        period = check["fit_period"]
-        rows += fit_period(period, check, summary[summary["fit_period"] == period])
-    out = pd.DataFrame(rows, columns=COLUMNS)
+    checks = dbt.ref("int_clv_fit_periods_checked").df().set_index("fit_period")
+    fits: dict[str, dict] = {}
+    spend: dict[str, tuple] = {}
+    for period in sorted(checks.index):
+        check = checks.loc[period]
+        rows = summary[summary["fit_period"] == period]
+        if not bool(check["is_eligible"]):
+            reason = str(check["ineligible_reason"])
+            fits[period] = dict.fromkeys(PURCHASE_MODELS, (None, reason, ""))
+            spend[period] = (None, reason, "")
+            continue
+        fits[period] = fit_purchase_models(rows)
+        spend[period] = _gamma_gamma(rows)
+    maes: dict[str, float | None] = dict.fromkeys(PURCHASE_MODELS)
+    if "backtest_calibration" in fits:
+        rows = summary[summary["fit_period"] == "backtest_calibration"]
+        days = float(checks.loc["backtest_calibration", "holdout_days"])
+        for name, (fit, status, _) in fits["backtest_calibration"].items():
+            maes[name] = holdout_mae(fit, status, rows, days)
+    chosen = choose(requested, fits.get("as_of", {}), fits.get("backtest_calibration", {}), maes)
+    out_rows: list = []
+    for period in sorted(fits):
+        for name, (fit, status, message) in fits[period].items():
+            part = _rows(period, name, fit, status, message, maes[name])
+            for row in part:
+                row[-1] = name == chosen
+            out_rows += part
+        part = _rows(period, "gamma_gamma", *spend[period])
+        for row in part:
+            row[-1] = True
+        out_rows += part
+    out = pd.DataFrame(out_rows, columns=COLUMNS)
     out["value"] = out["value"].astype("Float64")
+    out["std_error"] = out["std_error"].astype("Float64")
+    out["is_chosen"] = out["is_chosen"].astype(bool)
     return out

@@ -1,5 +1,7 @@
-"""Per customer x fit period: the BG/NBD and Gamma-Gamma predictions with the parameters of
-int_clv_models_fitted (spendlens.clv_model, docs/clv.md).
+"""Per customer x fit period: the predictions of the chosen purchase model (BG/NBD, MBG/NBD or
+Pareto/NBD: the rows of int_clv_models_fitted with is_chosen, var clv_purchase_model) and
+Gamma-Gamma, with the parameters of int_clv_models_fitted (spendlens.clv_model,
+spendlens.clv_purchase_models, docs/clv.md).
 
 - 'as_of': p_alive at as-of, predicted_orders = E[purchase days in the next clv_horizon_days],
   predicted_aov = E[spend per purchase day], predicted_clv = predicted_orders x predicted_aov
@@ -21,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from spendlens import clv_model as cm
+from spendlens import clv_purchase_models as pm
 
 COLUMNS = ["fit_period", "customer_id", "p_alive", "predicted_orders", "predicted_aov",
            "predicted_clv", "predicted_clv_discounted", "model_status"]
@@ -29,7 +32,17 @@ COLUMNS = ["fit_period", "customer_id", "p_alive", "predicted_orders", "predicte
 NBD_LIMIT_STATUS = "fitted (no dropout: NBD limit)"  # as in int_clv_models_fitted
 
 
-def _params(fits: pd.DataFrame, model_name: str, names: tuple[str, ...]) -> tuple[dict | None, str]:
+PURCHASE_MODELS = {"bgnbd": cm.BGNBD_PARAMS, "mbgnbd": pm.MBGNBD_PARAMS,
+                   "pareto_nbd": pm.PARETO_NBD_PARAMS}
+
+
+def _chosen_purchase_model(fits: pd.DataFrame) -> str:
+    chosen = fits[fits["is_chosen"].astype(bool) & fits["model"].isin(list(PURCHASE_MODELS))]
+    return str(chosen["model"].iloc[0]) if len(chosen) else "bgnbd"
+
+
+def _params(fits: pd.DataFrame, model_name: str,
+            names: tuple[str, ...]) -> tuple[cm.FitResult | dict | None, str]:
     rows = fits[fits["model"] == model_name].set_index("parameter")
     status = str(rows["status"].iloc[0])
     if status == NBD_LIMIT_STATUS and model_name == "bgnbd":
@@ -37,7 +50,10 @@ def _params(fits: pd.DataFrame, model_name: str, names: tuple[str, ...]) -> tupl
         return {name: float(rows.loc[name, "value"]) for name in cm.NBD_PARAMS}, "fitted"
     if status != "fitted":
         return None, status
-    return {name: float(rows.loc[name, "value"]) for name in names}, status
+    values = {name: float(rows.loc[name, "value"]) for name in names}
+    if model_name in PURCHASE_MODELS:  # the model name tells BG/NBD from MBG/NBD
+        return cm.FitResult(values, float("nan"), 0, True, "", model_name), status
+    return values, status
 
 
 def _nullable(values) -> pd.Series:
@@ -52,7 +68,8 @@ def score_period(summary: pd.DataFrame, fits: pd.DataFrame, horizon: float,
     tx = summary["recency_days"].to_numpy(dtype=float)
     T = summary["t_days"].to_numpy(dtype=float)
     m = np.maximum(summary["monetary_value"].to_numpy(dtype=float), 0.0)
-    bg, bg_status = _params(fits, "bgnbd", cm.BGNBD_PARAMS)
+    purchase = _chosen_purchase_model(fits)
+    bg, bg_status = _params(fits, purchase, PURCHASE_MODELS[purchase])
     gg, gg_status = _params(fits, "gamma_gamma", cm.GAMMA_GAMMA_PARAMS)
     nan = np.full(n, np.nan)
     p_alive = cm.p_alive(bg, x, tx, T) if bg else nan
@@ -61,6 +78,7 @@ def score_period(summary: pd.DataFrame, fits: pd.DataFrame, horizon: float,
         # Net repeat spend of 0 or below (returns outweigh the repeat purchases): the customer
         # was left out of the Gamma-Gamma fit and gets the population mean v p / (q - 1), which
         # is what the conditional expectation gives for m = that mean.
+        assert isinstance(gg, dict)
         p_gg, q_gg, v_gg = (float(gg[k]) for k in cm.GAMMA_GAMMA_PARAMS)
         population_mean = v_gg * p_gg / (q_gg - 1.0) if q_gg > 1.0 else np.nan
         m = np.where((x > 0) & (m <= 0), population_mean, m)

@@ -1,5 +1,6 @@
 {#- The fitted parameters of the CLV models behind customer_value (SPEC 4.7): one row per model
-    x parameter, fitted on the history up to the as-of date; time in days, money in reporting
+    (bgnbd, mbgnbd, pareto_nbd, gamma_gamma; is_chosen marks the ones that score customer_value)
+    x parameter, with standard errors, fitted on the history up to the as-of date; time in days, money in reporting
     currency. -#}
 with
 
@@ -18,9 +19,11 @@ final as (
         models_fitted.model,
         models_fitted.parameter,
         cast(models_fitted.value as double) as value,  -- noqa: RF04
+        cast(models_fitted.std_error as double) as std_error,
         models_fitted.time_unit,
         models_fitted.status,
         models_fitted.message,
+        models_fitted.is_chosen,
         fit_periods.end_date as fitted_through_date
     from models_fitted
     cross join fit_periods
