@@ -114,6 +114,12 @@ BRANDS = (
     "Acme Apex Bolt Corex Duro Evo Fortis Globe Helix Ionic Jade Kestrel Lumen Nova Orbit "
     "Pinnacle Quanta Rex Solis Terra"
 ).split()
+# each category is sold under len(BRAND_SHARE) = 4 brands: category i (CATEGORIES order) has
+# brands BRAND_STEP * i .. BRAND_STEP * i + 3 of BRANDS, cyclically, so neighbouring categories
+# share a brand; within a category the brands hold these shares (the market leader first)
+BRAND_STEP = 3
+BRAND_SHARE = (0.45, 0.25, 0.20, 0.10)
+# ungrouped tags; every product also gets a grouped tag brand:<its brand>
 TAGS = ("eco", "premium", "bulk", "new", "clearance")
 PRICE_SIGMA = 0.55
 ZIPF_EXPONENT = 0.85
@@ -406,6 +412,15 @@ class _Products:
     bundle_names: np.ndarray  # per bundle
 
 
+def _category_brands(category: np.ndarray, draw: np.ndarray) -> np.ndarray:
+    """The brand of each product from its category and a uniform draw in 0..len(BRANDS)-1: the
+    draw picks the category's k-th brand with probability BRAND_SHARE[k] (exactly, as the shares
+    are multiples of 1 / len(BRANDS))."""
+    cut = np.round(np.cumsum(BRAND_SHARE) * len(BRANDS))
+    slot = np.searchsorted(cut, draw, side="right")
+    return np.asarray(BRANDS, dtype=object)[(category * BRAND_STEP + slot) % len(BRANDS)]
+
+
 def _make_products(rng: np.random.Generator, n: int) -> _Products:
     n_cat = int(min(len(CATEGORIES), max(8, n // 3)))
     cat_weight = rng.dirichlet(np.full(n_cat, 2.0))
@@ -420,7 +435,7 @@ def _make_products(rng: np.random.Generator, n: int) -> _Products:
         ["|".join(t for i, t in enumerate(TAGS) if m >> i & 1) for m in range(1 << len(TAGS))],
         dtype=object,
     )
-    tags = lookup[mask]
+    tags = lookup[mask]  # the ungrouped tags; the brand tag is added below
     median = np.array([c[1] for c in CATEGORIES])[category]
     price = rng.lognormal(np.log(median), PRICE_SIGMA)
     price *= np.where(has_tag[:, TAGS.index("premium")], 1.4, 1.0)
@@ -442,7 +457,9 @@ def _make_products(rng: np.random.Generator, n: int) -> _Products:
         + "-"
         + rng.integers(100, 1000, n).astype(str).astype(object)
     )
-    name = _pick(rng, BRANDS, n) + " " + noun + " " + model
+    brand = _category_brands(category, rng.integers(0, len(BRANDS), n))
+    name = brand + " " + noun + " " + model
+    tags = "brand:" + brand + "|" + tags
 
     # bundles: ~30% of products; same-category runs cut into bundles of 2..6 products
     bundled = np.flatnonzero(rng.random(n) < BUNDLED_PRODUCT_SHARE)

@@ -21,6 +21,7 @@ LINES = 20_000
 END = "2026-06-30"
 ARGS = dict(lines=LINES, customers=None, products=None, seed=7, years=3, end_date=END)
 KEYS = ["order_id", "customer_id", "product_id"]
+VOCABULARY = ["eco", "premium", "bulk", "new", "clearance"]  # the ungrouped product tags, in order
 # the ten bad-row kinds of the input contract
 KINDS = [
     "unparseable_number",
@@ -278,9 +279,16 @@ def test_customer_life_cycles(clean: pd.DataFrame, data: dict[str, pd.DataFrame]
 def test_products_and_bundles(data: dict[str, pd.DataFrame]) -> None:
     products, bundles = data["products"], data["product_bundles"]
     assert 8 <= products["category"].nunique() <= 15
+    # tags: one grouped brand:<brand> tag first, the brand the product's name starts with, then
+    # 1..3 ungrouped tags in vocabulary order
     tags = products["tags"].str.split("|")
-    assert tags.map(len).between(1, 3).all()
-    assert set(tags.explode()) <= {"eco", "premium", "bulk", "new", "clearance"}
+    brand_tag = tags.str[0]
+    assert brand_tag.str.fullmatch(r"brand:[A-Z][a-z]+").all()
+    assert (brand_tag.str.removeprefix("brand:") == products["product_name"].str.split(" ").str[0]).all()
+    plain = tags.str[1:]
+    assert plain.map(len).between(1, 3).all()
+    assert plain.map(lambda t: t == [v for v in VOCABULARY if v in t]).all()
+    assert not plain.explode().str.contains(":").any()
     in_bundle = products["product_id"].isin(bundles["product_id"]).mean()
     assert 0.2 <= in_bundle <= 0.4
     assert (bundles.groupby("product_id").size() >= 2).any()
@@ -288,6 +296,28 @@ def test_products_and_bundles(data: dict[str, pd.DataFrame]) -> None:
     assert bundles.duplicated(["bundle_id", "product_id"]).sum() == 1
     assert (~bundles["product_id"].isin(products["product_id"])).sum() == 1
     assert products["unit_cost"].tolist()[:2] == ["n/a", "NaN"]
+
+
+def test_brands_are_a_few_per_category_skewed_and_tags_set_prices(tmp_path: Path) -> None:
+    """A big catalogue: each category is sold under 4 brands, the leader with about 45 % of its
+    products and the smallest about 10 %; premium products cost about x1.4, clearance x0.75."""
+    products = _read_csv(_run(tmp_path, lines=1_000, products=2_400, bad_rows=False), "products")
+    tags = products["tags"].str.split("|")
+    products["brand"] = tags.str[0].str.removeprefix("brand:")
+    counts = products.groupby("category")["brand"].value_counts()  # largest first per category
+    assert (counts.groupby(level="category").size() == 4).all()
+    # pooled over the categories: the products of each category's 1st, 2nd, 3rd, 4th brand
+    by_place = counts.groupby(level="category").cumcount()
+    shares = counts.groupby(by_place.to_numpy()).sum() / len(products)
+    assert shares.round(2).tolist() == pytest.approx([0.45, 0.25, 0.20, 0.10], abs=0.03), shares
+    # a brand may span categories, but no brand is in every category
+    assert products.groupby("brand")["category"].nunique().max() < products["category"].nunique()
+    cost = pd.to_numeric(products["unit_cost"], errors="coerce")
+    relative = cost / cost.groupby(products["category"]).transform("median")
+    premium, clearance = tags.map(lambda t: "premium" in t), tags.map(lambda t: "clearance" in t)
+    plain = relative[~premium & ~clearance].median()
+    assert 1.25 <= relative[premium & ~clearance].median() / plain <= 1.6
+    assert 0.65 <= relative[clearance & ~premium].median() / plain <= 0.85
 
 
 def test_sales_targets(clean: pd.DataFrame, data: dict[str, pd.DataFrame]) -> None:

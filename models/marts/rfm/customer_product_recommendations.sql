@@ -5,9 +5,13 @@
     product already in the customer's history. Each reason keeps only the top candidates it can
     need (N + products or categories the customer has) before joining to customers, so nothing
     is a customer x product cross join. With discovery_match_tags, candidates must share a tag
-    with a product the customer bought. -#}
+    with a product the customer bought; with discovery_match_tag_groups too, a tag of one of
+    those groups (`group:value`, e.g. the same brand:Acme), never an ungrouped tag. -#}
 {%- set per_reason = var('recommendations_per_reason', 5) | int %}
 {%- set match_tags = var('discovery_match_tags', false) in [true, 'true', 'True', 1] %}
+{%- set tag_groups = discovery_match_tag_groups_settings() %}
+{%- set tag_group_literals = [] %}
+{%- for group in tag_groups or [] %}{% do tag_group_literals.append(sql_string(group) | trim) %}{% endfor %}
 {#- with tag narrowing the tag filter can drop any candidate, so no candidate list is cut early -#}
 {%- set no_limit = 2147483647 %}
 with
@@ -233,15 +237,51 @@ not_bought_candidates as (
         from products
         where products.tags is not null
     ),
+    {%- if tag_groups %}
+
+        -- `group:value`: the group is the text before the first ':' (trimmed, lower case), the
+        -- value the rest (trimmed); a tag without a group has a null tag_group
+        product_tags_grouped as (
+            select
+                product_tags.product_id,
+                case
+                    when instr(product_tags.tag, ':') > 1
+                        then lower(trim(substr(product_tags.tag, 1, instr(product_tags.tag, ':') - 1)))
+                end as tag_group,
+                trim(substr(product_tags.tag, instr(product_tags.tag, ':') + 1)) as tag_value
+            from product_tags
+        ),
+
+        -- only tags of the discovery_match_tag_groups match, by group and value
+        product_match_tags as (
+            select distinct
+                product_tags_grouped.product_id,
+                concat(product_tags_grouped.tag_group, ':', product_tags_grouped.tag_value) as match_tag
+            from product_tags_grouped
+            where
+                product_tags_grouped.tag_group in ({{ tag_group_literals | join(', ') }})
+                and product_tags_grouped.tag_value != ''
+        ),
+    {%- else %}
+
+        -- any tag matches, as written
+        product_match_tags as (
+            select
+                product_tags.product_id,
+                product_tags.tag as match_tag
+            from product_tags
+            where product_tags.tag != ''
+        ),
+    {%- endif %}
 
     customer_tags as (
         select distinct
             customer_products.customer_id,
-            product_tags.tag
+            product_match_tags.match_tag
         from customer_products
-        inner join product_tags
-            on customer_products.product_id = product_tags.product_id
-        where customer_products.is_bought and product_tags.tag != ''
+        inner join product_match_tags
+            on customer_products.product_id = product_match_tags.product_id
+        where customer_products.is_bought
     ),
 
     tag_matched_pairs as (
@@ -249,12 +289,12 @@ not_bought_candidates as (
             not_bought_candidates.customer_id,
             not_bought_candidates.product_id
         from not_bought_candidates
-        inner join product_tags
-            on not_bought_candidates.product_id = product_tags.product_id
+        inner join product_match_tags
+            on not_bought_candidates.product_id = product_match_tags.product_id
         inner join customer_tags
             on
                 not_bought_candidates.customer_id = customer_tags.customer_id
-                and product_tags.tag = customer_tags.tag
+                and product_match_tags.match_tag = customer_tags.match_tag
     ),
 
     eligible_candidates as (
