@@ -43,7 +43,7 @@ for name in $SETS; do
     case "$name" in
         superstore) settings="business_calendar: {type: '445', fiscal_year_start: '01-01'}" ;;
         generated) settings="business_calendar: {type: standard, fiscal_year_start: '04-01'},
-            discovery_match_tags: true,
+            discovery_match_tags: true, discovery_match_tag_groups: [brand],
             spend_windows: [{name: last_8_weeks, periods: 8, unit: week, prior_periods: 8, anchor: rolling},
                             {name: last_6_months, periods: 6, unit: month, prior_periods: 6, anchor: rolling},
                             {name: quarter_to_date, periods: 1, unit: quarter, prior_periods: 1, anchor: to_date}]" ;;
