@@ -15,13 +15,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SHARED_DATASETS
 from scipy import integrate, special
 
 from spendlens import clv_model as cm
 from spendlens import clv_purchase_models as pm
 
 REPO = Path(__file__).resolve().parents[2]
-DATASETS = Path(os.environ.get("SPENDLENS_DATASETS", REPO.parent / "shared" / "datasets"))
+# the shared data sets beside the checkout, as conftest.py finds them (worktrees: /work/shared)
+DATASETS = Path(os.environ.get("SPENDLENS_DATASETS", SHARED_DATASETS))
 CDNOW_SAMPLE = DATASETS / "cdnow" / "CDNOW_sample.txt"
 LIFETIMES_PYTHON = Path(
     os.environ.get("SPENDLENS_LIFETIMES_PYTHON", REPO / ".venv-lifetimes" / "bin" / "python")

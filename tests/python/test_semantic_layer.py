@@ -3,6 +3,7 @@ equal the same numbers computed with pandas from the marts they are defined over
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -22,8 +23,14 @@ def _mf(db: Path, tmp_path: Path, metrics: str, group_by: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def superstore(projects) -> Path:
-    return projects.db("superstore")
+def superstore(projects, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the Superstore build: mf opens its database for writing, and other tests of
+    the session hold the original open read-only. Same file name, so the same DuckDB catalog."""
+    built = projects.db("superstore")
+    copy = tmp_path_factory.mktemp("semantic") / built.name
+    shutil.copyfile(built, copy)
+    shutil.copytree(built.parent / "dbt_target", copy.parent / "dbt_target")
+    return copy
 
 
 def _marts(db: Path, sql: str) -> pd.DataFrame:
