@@ -154,3 +154,33 @@
 {% macro spark__raise_data_error(message) -%}
     raise_error({{ message }})
 {%- endmacro %}
+
+{#- Select-list items that turn one row into one row per element of the list (array) column
+    `list`, as `value_alias` with its position `position_alias` (1-based on DuckDB, 0-based on
+    Spark: use it only to group the elements of the same position). -#}
+{% macro unnest_list_with_position(list, value_alias, position_alias) -%}
+    {{ return(adapter.dispatch('unnest_list_with_position')(list, value_alias, position_alias)) }}
+{%- endmacro %}
+
+{% macro default__unnest_list_with_position(list, value_alias, position_alias) -%}
+    unnest({{ list }}) as {{ value_alias }},
+    generate_subscripts({{ list }}, 1) as {{ position_alias }}
+{%- endmacro %}
+
+{% macro spark__unnest_list_with_position(list, value_alias, position_alias) -%}
+    posexplode({{ list }}) as ({{ position_alias }}, {{ value_alias }})
+{%- endmacro %}
+
+{#- The continuous percentile (linear interpolation between the closest ranks, numpy's default)
+    of `expression` at `fraction` (0..1), an aggregate. -#}
+{% macro percentile_cont(expression, fraction) -%}
+    {{ return(adapter.dispatch('percentile_cont')(expression, fraction)) }}
+{%- endmacro %}
+
+{% macro default__percentile_cont(expression, fraction) -%}
+    quantile_cont({{ expression }}, {{ fraction }})
+{%- endmacro %}
+
+{% macro spark__percentile_cont(expression, fraction) -%}
+    percentile({{ expression }}, {{ fraction }})
+{%- endmacro %}

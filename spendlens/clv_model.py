@@ -121,6 +121,10 @@ class FitResult:
             log-likelihood, delta method from log-parameters), in the same units; empty when
             not computed (see :func:`spendlens.clv_purchase_models.standard_errors`), NaN where
             the Hessian is not positive definite.
+        log_covariance: the asymptotic covariance matrix of the log-parameters (inverse
+            Hessian of the negative log-likelihood in ln params, rows and columns in the order
+            of ``params``); empty when not computed or not positive definite. Used to draw
+            parameter sets for the intervals (:mod:`spendlens.clv_intervals`).
     """
 
     params: dict[str, float]
@@ -130,6 +134,7 @@ class FitResult:
     message: str
     model: str = ""
     std_errors: dict[str, float] = field(default_factory=dict)
+    log_covariance: tuple[tuple[float, ...], ...] = ()
 
 
 @dataclass(frozen=True)

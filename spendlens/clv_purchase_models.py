@@ -49,6 +49,7 @@ __all__ = [
     "pareto_nbd_log_likelihood",
     "pareto_nbd_p_alive",
     "standard_errors",
+    "with_uncertainty",
 ]
 
 FloatArray = cm.FloatArray
@@ -404,9 +405,8 @@ def _fit_purchase(
     converged = converged and math.isfinite(log_lik)
     fit = cm.FitResult(params, log_lik, int(round(w.sum())), converged, message, name)
     if converged:
-        fit = dataclasses.replace(fit, std_errors=_std_errors_rows(rows_ll, params, names,
-                                                                    cx, ctx / scale, cT / scale,
-                                                                    cw))
+        cov = _log_covariance_rows(rows_ll, params, names, cx, ctx / scale, cT / scale, cw)
+        fit = dataclasses.replace(fit, **_uncertainty(cov, params, names))
     return fit
 
 
@@ -452,8 +452,7 @@ def fit_purchase_model(model: str, frequency: ArrayLike, recency: ArrayLike, T: 
     if model == "bgnbd":
         fit = cm.fit_bgnbd(frequency, recency, T, weights)
         if fit.converged:
-            fit = dataclasses.replace(fit, std_errors=standard_errors(fit, frequency, recency, T,
-                                                                      weights=weights))
+            fit = with_uncertainty(fit, frequency, recency, T, weights=weights)
         return fit
     if model == "mbgnbd":
         return fit_mbgnbd(frequency, recency, T, weights)
@@ -467,14 +466,13 @@ def fit_purchase_model(model: str, frequency: ArrayLike, recency: ArrayLike, T: 
 # standard errors
 
 
-def _std_errors_rows(rows_ll: RowsLL, params: dict[str, float], names: tuple[str, ...],
-                     *data: FloatArray) -> dict[str, float]:
-    """Standard errors from the inverse Hessian of the total negative log-likelihood.
+def _log_covariance_rows(rows_ll: RowsLL, params: dict[str, float], names: tuple[str, ...],
+                         *data: FloatArray) -> FloatArray | None:
+    """Asymptotic covariance of the log-parameters: the inverse Hessian of the total negative
+    log-likelihood, taken in log-parameters by central second differences (step 1e-3).
 
-    ``data`` are the row columns followed by the weights. The Hessian is taken in
-    log-parameters by central second differences (step 1e-3) and mapped back with the delta
-    method: se(theta_k) = theta_k sqrt([H^-1]_kk). NaN for every parameter when the Hessian is
-    not positive definite or not finite.
+    ``data`` are the row columns followed by the weights. None when the Hessian is not
+    positive definite or not finite.
     """
     *cols, w = data
     theta0 = np.log([params[n] for n in names])
@@ -494,27 +492,40 @@ def _std_errors_rows(rows_ll: RowsLL, params: dict[str, float], names: tuple[str
             hess[i, j] = hess[j, i] = (
                 nll(theta0 + eye[i] + eye[j]) - nll(theta0 + eye[i] - eye[j])
                 - nll(theta0 - eye[i] + eye[j]) + nll(theta0 - eye[i] - eye[j])) / (4 * h**2)
-    nan = dict.fromkeys(names, float("nan"))
     if not np.all(np.isfinite(hess)):
-        return nan
+        return None
     try:
         chol = np.linalg.cholesky(hess)
     except np.linalg.LinAlgError:
-        return nan
+        return None
     inv = np.linalg.inv(chol)
-    cov = inv.T @ inv
-    return {n: float(params[n] * math.sqrt(cov[i, i])) for i, n in enumerate(names)}
+    return inv.T @ inv
 
 
-def standard_errors(fit: cm.FitResult, frequency: ArrayLike, recency: ArrayLike | None = None,
-                    T: ArrayLike | None = None, monetary_value: ArrayLike | None = None,
-                    weights: ArrayLike | None = None) -> dict[str, float]:
-    """Asymptotic standard errors of a fit's parameters (inverse Hessian, delta method).
+def _uncertainty(cov: FloatArray | None, params: dict[str, float],
+                 names: tuple[str, ...]) -> dict:
+    """FitResult fields from a log-parameter covariance: std_errors by the delta method,
+    se(theta_k) = theta_k sqrt(cov_kk) (NaN for every parameter without a covariance), and
+    log_covariance as nested tuples (empty without one)."""
+    if cov is None:
+        return {"std_errors": dict.fromkeys(names, float("nan")), "log_covariance": ()}
+    return {
+        "std_errors": {n: float(params[n] * math.sqrt(cov[i, i])) for i, n in enumerate(names)},
+        "log_covariance": tuple(tuple(float(v) for v in row) for row in cov),
+    }
+
+
+def with_uncertainty(fit: cm.FitResult, frequency: ArrayLike, recency: ArrayLike | None = None,
+                     T: ArrayLike | None = None, monetary_value: ArrayLike | None = None,
+                     weights: ArrayLike | None = None) -> cm.FitResult:
+    """The fit with ``std_errors`` and ``log_covariance`` filled (inverse Hessian of the
+    negative log-likelihood in log-parameters; standard errors by the delta method).
 
     ``fit.model`` says which likelihood: ``"bgnbd"``, ``"mbgnbd"``, ``"pareto_nbd"`` (need
     frequency, recency, T), ``"nbd"`` (frequency, T) or ``"gamma_gamma"`` (frequency,
     monetary_value; only rows with frequency > 0 and monetary_value > 0, as in the fit). Use
-    the data the model was fitted on. NaN where the Hessian is not positive definite.
+    the data the model was fitted on. NaN standard errors and no covariance where the Hessian
+    is not positive definite.
     """
     params = dict(fit.params)
     if fit.model == "gamma_gamma":
@@ -523,24 +534,35 @@ def standard_errors(fit: cm.FitResult, frequency: ArrayLike, recency: ArrayLike 
         with np.errstate(invalid="ignore"):
             use = (x > 0) & (m > 0) & (w > 0)
         (cx, cm_), cw = cm._compress([x[use], m[use]], w[use])
-        return _std_errors_rows(lambda p, q, v, a_, b_: cm._gg_ll_rows(p, q, v, a_, b_)[0],
-                                params, cm.GAMMA_GAMMA_PARAMS, cx, cm_, cw)
-    if fit.model == "nbd":
+        rows_ll: RowsLL = lambda p, q, v, a_, b_: cm._gg_ll_rows(p, q, v, a_, b_)[0]  # noqa: E731
+        names: tuple[str, ...] = cm.GAMMA_GAMMA_PARAMS
+        data: list[FloatArray] = [cx, cm_, cw]
+    elif fit.model == "nbd":
         _, (x, T_) = cm._floats(frequency, T)
         w = cm._weights(weights, x.shape)
         (cx, cT), cw = cm._compress([x, T_], w)
-        return _std_errors_rows(lambda r, a, x_, T__: cm._nbd_ll_rows(r, a, x_, T__)[0],
-                                params, cm.NBD_PARAMS, cx, cT, cw)
-    rows: dict[str, tuple[RowsLL, tuple[str, ...]]] = {
-        "bgnbd": (lambda *v: cm._bgnbd_ll_rows(*v)[0], cm.BGNBD_PARAMS),
-        "mbgnbd": (lambda *v: _mbgnbd_ll_rows(*v)[0], MBGNBD_PARAMS),
-        "pareto_nbd": (_pareto_ll_rows, PARETO_NBD_PARAMS),
-    }
-    if fit.model not in rows:
-        raise ValueError(f"standard_errors: unknown model {fit.model!r}")
-    rows_ll, names = rows[fit.model]
-    _, (x, tx, T_) = cm._floats(frequency, recency, T)
-    w = cm._weights(weights, x.shape)
-    (cx, ctx, cT), cw = cm._compress([x, tx, T_], w)
-    return _std_errors_rows(rows_ll, params, names, cx, ctx, cT, cw)
+        rows_ll = lambda r, a, x_, T__: cm._nbd_ll_rows(r, a, x_, T__)[0]  # noqa: E731
+        names = cm.NBD_PARAMS
+        data = [cx, cT, cw]
+    else:
+        rows: dict[str, tuple[RowsLL, tuple[str, ...]]] = {
+            "bgnbd": (lambda *v: cm._bgnbd_ll_rows(*v)[0], cm.BGNBD_PARAMS),
+            "mbgnbd": (lambda *v: _mbgnbd_ll_rows(*v)[0], MBGNBD_PARAMS),
+            "pareto_nbd": (_pareto_ll_rows, PARETO_NBD_PARAMS),
+        }
+        if fit.model not in rows:
+            raise ValueError(f"standard_errors: unknown model {fit.model!r}")
+        rows_ll, names = rows[fit.model]
+        _, (x, tx, T_) = cm._floats(frequency, recency, T)
+        w = cm._weights(weights, x.shape)
+        (cx, ctx, cT), cw = cm._compress([x, tx, T_], w)
+        data = [cx, ctx, cT, cw]
+    cov = _log_covariance_rows(rows_ll, params, names, *data)
+    return dataclasses.replace(fit, **_uncertainty(cov, params, names))
 
+
+def standard_errors(fit: cm.FitResult, frequency: ArrayLike, recency: ArrayLike | None = None,
+                    T: ArrayLike | None = None, monetary_value: ArrayLike | None = None,
+                    weights: ArrayLike | None = None) -> dict[str, float]:
+    """Asymptotic standard errors of a fit's parameters (:func:`with_uncertainty`)."""
+    return with_uncertainty(fit, frequency, recency, T, monetary_value, weights).std_errors

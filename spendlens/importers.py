@@ -78,19 +78,33 @@ def _remove_stale(out: Path, written: set[str]) -> None:
                 print(f"import: removed stale {stale}", flush=True)
 
 
-def import_cdnow(src: Path, out: Path) -> None:
-    """CDNOW_master.txt (customer_id date number_of_cds dollar_value) -> input CSV files."""
-    src = _check_source(src, "CDNOW_master.txt", "../shared/datasets/cdnow/CDNOW_master.txt")
-    out = _prepare_out(out)
+def _read_cdnow(src: Path) -> pd.DataFrame:
+    """The CDNOW lines as text columns CDNOW_COLUMNS, from either CDNOW_master.txt (with its
+    header) or CDNOW_sample.txt (no header: master_id sample_id date cds dollar_value; the
+    sample id becomes customer_id, as in cdnow_customers_summary.csv)."""
     try:
-        raw = pd.read_csv(src, sep=r"\s+", dtype=str, keep_default_na=False)
+        with src.open(encoding="utf-8") as handle:
+            first = handle.readline().split()
+        if first == CDNOW_COLUMNS:
+            return pd.read_csv(src, sep=r"\s+", dtype=str, keep_default_na=False)
+        if len(first) == 5 and all(field.replace(".", "", 1).isdigit() for field in first):
+            raw = pd.read_csv(src, sep=r"\s+", dtype=str, keep_default_na=False, header=None,
+                              names=["master_id", *CDNOW_COLUMNS])
+            return raw[CDNOW_COLUMNS]
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise SpendlensError(f"could not read {src} as CDNOW_master.txt: {exc}") from None
-    if list(raw.columns) != CDNOW_COLUMNS:
-        raise SpendlensError(
-            f"{src} does not look like CDNOW_master.txt: expected the header "
-            f"'{' '.join(CDNOW_COLUMNS)}', found '{' '.join(map(str, raw.columns))}'"
-        )
+    raise SpendlensError(
+        f"{src} does not look like CDNOW_master.txt (header '{' '.join(CDNOW_COLUMNS)}') or "
+        f"CDNOW_sample.txt (5 numbers per line, no header): found '{' '.join(first)}'"
+    )
+
+
+def import_cdnow(src: Path, out: Path) -> None:
+    """CDNOW_master.txt (customer_id date number_of_cds dollar_value) or CDNOW_sample.txt
+    (master_id sample_id date number_of_cds dollar_value, no header) -> input CSV files."""
+    src = _check_source(src, "CDNOW_master.txt", "../shared/datasets/cdnow/CDNOW_master.txt")
+    out = _prepare_out(out)
+    raw = _read_cdnow(src)
     raw.insert(0, "rn", range(len(raw)))
     con = duckdb.connect()
     try:

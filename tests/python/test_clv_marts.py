@@ -162,7 +162,8 @@ def _in_build_summary(con, period: str) -> pd.DataFrame:
 
 
 def _params(con, period: str) -> tuple[dict, dict, pd.DataFrame]:
-    p = _frame(con, f"select * from intermediate.int_clv_models_fitted where fit_period = '{period}'")
+    p = _frame(con, f"select * from intermediate.int_clv_models_fitted where fit_period = '{period}' "
+                    "and draw = 0")
     bg = p[p["model"] == "bgnbd"].set_index("parameter")["value"].astype(float).to_dict()
     gg = p[p["model"] == "gamma_gamma"].set_index("parameter")["value"].astype(float).to_dict()
     return bg, gg, p
@@ -325,7 +326,8 @@ def test_backtest_matches_lifetimes_per_bucket(cdnow, lifetimes_numbers) -> None
     expected = h.groupby("bucket").agg(customers=("predicted", "size"),
                                        actual=("frequency_holdout", "sum"), predicted=("predicted", "sum"))
     expected.loc["total"] = [len(h), h["frequency_holdout"].sum(), h["predicted"].sum()]
-    bt = _frame(cdnow, "select * from marts.clv_backtest").set_index("bucket").loc[expected.index]
+    bt = _frame(cdnow, "select * from marts.clv_backtest where model = 'bgnbd'") \
+        .set_index("bucket").loc[expected.index]
     np.testing.assert_array_equal(bt["customers"], expected["customers"])
     np.testing.assert_array_equal(bt["actual_orders"], expected["actual"])
     np.testing.assert_allclose(bt["predicted_orders"], expected["predicted"], rtol=1e-4)
@@ -334,7 +336,7 @@ def test_backtest_matches_lifetimes_per_bucket(cdnow, lifetimes_numbers) -> None
 
 
 def test_backtest_total_error_is_sensible_on_cdnow(cdnow, master) -> None:
-    bt = _frame(cdnow, "select * from marts.clv_backtest").set_index("bucket")
+    bt = _frame(cdnow, "select * from marts.clv_backtest where model = 'bgnbd'").set_index("bucket")
     total = bt.loc["total"]
     # measured: 16,874 predicted vs 19,684 actual repeat purchase days (-14.3 %); spend -17.3 %
     assert -20 < total["error_pct"] < 0
@@ -364,8 +366,9 @@ def test_ineligible_data_give_null_predictions_and_name_the_rule(connect) -> Non
     assert purchasers["model_status"].str.contains("clv_min_history_days 180").all()
     params = _frame(con, "select * from marts.clv_model_parameters")
     assert params["value"].isna().all() and params["status"].str.startswith("ineligible: ").all()
-    bt = _frame(con, "select * from marts.clv_backtest")
+    bt = _frame(con, "select * from marts.clv_backtest where model_kind = 'purchase model'")
     assert bt["predicted_orders"].isna().all() and bt["model_status"].str.startswith("ineligible").all()
+    assert set(bt["model"]) == {"bgnbd", "mbgnbd", "pareto_nbd"}
 
 
 def test_eligibility_rules_recomputed_on_generated(connect) -> None:
@@ -394,9 +397,15 @@ def test_no_dropout_boundary_falls_back_to_the_nbd_limit(connect) -> None:
     values = bg.set_index("parameter")["value"]
     assert values["converged"] == 1 and values["a"] == 0 and pd.isna(values["b"])
     assert np.isfinite(params["value"].dropna()).all()
+    # MBG/NBD and Pareto/NBD sit at the same limit (their maximum is the NBD's): reported, not
+    # chosen; customer_value says that nobody is predicted to leave rather than reading "fitted"
+    others = params[params["model"].isin(["mbgnbd", "pareto_nbd"])]
+    assert others["status"].str.startswith("not converged: at the no-dropout limit").all()
+    assert not others["is_chosen"].any()
     cv = _frame(con, "select * from marts.customer_value").set_index("customer_id")
-    assert (cv["model_status"] == "fitted").all()
+    assert (cv["model_status"] == "fitted (no dropout detected: churn risk 0)").all()
     assert (cv["p_alive"] == 1).all() and (cv["churn_risk"] == 0).all()
+    assert (cv["predicted_clv_low"] <= cv["predicted_clv_high"]).all()
     horizon = 365
     expected = (values["r"] + cv["frequency"]) / (values["alpha"] + cv["t_days"]) * horizon
     np.testing.assert_allclose(cv["predicted_orders"], expected, rtol=1e-9)

@@ -78,6 +78,14 @@ rules as (
                     )
         end as recent_order_rule,
         case
+            when measured_days.fit_period = 'backtest_calibration'
+                and measured_days.end_date >= measured_days.holdout_end_date
+                then concat(
+                        'calibration end ', cast(measured_days.end_date as {{ dbt.type_string() }}),
+                        ' is not before the as-of date (clv_calibration_end_date)'
+                    )
+        end as calibration_rule,
+        case
             when measured_days.repeat_customers < {{ min_repeat }}
                 then concat(
                         measured_days.repeat_customers,
@@ -91,7 +99,10 @@ checked as (
     select
         rules.*,
         nullif(
-            concat_ws('; ', rules.customers_rule, rules.history_rule, rules.recent_order_rule, rules.repeat_rule),
+            concat_ws(
+                '; ', rules.calibration_rule, rules.customers_rule, rules.history_rule,
+                rules.recent_order_rule, rules.repeat_rule
+            ),
             ''
         ) as failed_rules
     from rules
@@ -110,8 +121,10 @@ final as (
         checked.failed_rules,
         {{ force }} as is_forced,
         checked.customers > 0
+        and checked.calibration_rule is null
         and (checked.failed_rules is null or {{ force }}) as is_eligible,
         case
+            when checked.calibration_rule is not null then 'ineligible: ' || checked.calibration_rule
             when checked.customers = 0 then 'ineligible: no purchasing customer'
             when checked.failed_rules is not null and not {{ force }}
                 then 'ineligible: ' || checked.failed_rules

@@ -10,6 +10,14 @@ purchase models, holdout_mae (mean absolute error per customer of the purchase d
 for the backtest holdout by the model fitted on 'backtest_calibration'; the same value in both
 periods), with the fit's status ('fitted', 'fitted (no dropout: NBD limit)', 'ineligible:
 <rules>', 'not converged: <why>'), message and is_chosen.
+Draws (column draw): draw 0 is the maximum-likelihood estimate (the rows above); draws
+1..clv_interval_draws are parameter sets drawn from the asymptotic normal of the fitted
+model's log-parameters (spendlens.clv_intervals, seeded by var clv_interval_seed, so a rebuild
+gives the same draws), for the 'as_of' fits that converged; they carry only the parameters
+(value), for the intervals of int_customers_scored_clv.
+A purchase model whose maximum is its no-dropout limit (its log-likelihood equals the NBD's,
+the model without dropout) is 'not converged: at the no-dropout limit ...' (MBG/NBD,
+Pareto/NBD) or, for the BG/NBD, 'fitted (no dropout: NBD limit)'.
 Values are null (never NaN) when there is no fit; a fit that did not converge keeps its finite
 end point for diagnosis, but its status says it must not be used (scores are then null).
 'fitted (no dropout: NBD limit)': the BG/NBD likelihood is maximal at its no-dropout limit, the
@@ -31,17 +39,21 @@ import math
 import numpy as np
 import pandas as pd
 
+from spendlens import clv_intervals as ci
 from spendlens import clv_model as cm
 from spendlens import clv_purchase_models as pm
 
 PURCHASE_MODELS = dict(pm.PURCHASE_MODELS)  # bgnbd, mbgnbd, pareto_nbd
 MODELS = {**PURCHASE_MODELS, "gamma_gamma": cm.GAMMA_GAMMA_PARAMS}
 CHOICES = ("auto", *PURCHASE_MODELS)
-COLUMNS = ["fit_period", "model", "parameter", "value", "std_error", "time_unit", "status",
-           "message", "is_chosen"]
+COLUMNS = ["fit_period", "model", "draw", "parameter", "value", "std_error", "time_unit",
+           "status", "message", "is_chosen"]
 #: Status of a BG/NBD fit replaced by its no-dropout limit, the NBD (a fitted status: it starts
 #: with 'fitted'; int_customers_scored_clv scores it with the NBD).
 NBD_LIMIT_STATUS = "fitted (no dropout: NBD limit)"
+#: How close (log-likelihood units) a model's maximum must be to the NBD's to sit at the
+#: no-dropout limit (clv_model's tolerance for the BG/NBD's fallback).
+NO_DROPOUT_LL_TOL = cm._NBD_LL_TOL
 
 
 def _finite(value: float | None) -> float | None:
@@ -64,10 +76,25 @@ def _rows(period: str, model: str, fit: cm.FitResult | None, status: str, messag
         values.update(log_likelihood=fit.log_likelihood, customers=float(fit.n),
                       converged=1.0 if fit.converged else 0.0)
     return [
-        [period, model, name, _finite(value), _finite(errors.get(name)), "day", status, message,
-         False]
+        [period, model, 0, name, _finite(value), _finite(errors.get(name)), "day", status,
+         message, False]
         for name, value in values.items()
     ]
+
+
+def _draw_rows(period: str, model: str, fit: cm.FitResult | None, status: str, message: str,
+               n_draws: int, seed: int) -> list:
+    """Draws 1..n_draws of a fitted model's parameters (none for a fit without covariance)."""
+    if fit is None or not status.startswith("fitted"):
+        return []
+    offset = list(MODELS).index(model)  # a different stream per model, the same every build
+    rows = []
+    for d, params in enumerate(ci.parameter_draws(fit, n_draws, seed + offset), start=1):
+        if fit.model == "nbd":
+            params = {**params, "a": 0.0, "b": None}
+        rows += [[period, model, d, name, _finite(value), None, "day", status, message, False]
+                 for name, value in params.items()]
+    return rows
 
 
 def _fit(fitter, *columns) -> tuple[cm.FitResult | None, str, str]:
@@ -89,17 +116,36 @@ def _gamma_gamma(summary: pd.DataFrame) -> tuple[cm.FitResult | None, str, str]:
     m = np.maximum(summary["monetary_value"].to_numpy(dtype=float), 0.0)
     fit, status, message = _fit(cm.fit_gamma_gamma, x, m)
     if fit is not None and fit.converged:
-        fit = cm.FitResult(fit.params, fit.log_likelihood, fit.n, fit.converged, fit.message,
-                           fit.model, pm.standard_errors(fit, x, monetary_value=m))
+        fit = pm.with_uncertainty(fit, x, monetary_value=m)
     return fit, status, message
+
+
+def _at_no_dropout_limit(fit: cm.FitResult | None, nbd: cm.FitResult | None) -> bool:
+    """A fit that did not converge because its maximum is the NBD's (no dropout)."""
+    return (fit is not None and not fit.converged and nbd is not None and nbd.converged
+            and math.isfinite(fit.log_likelihood)
+            and fit.log_likelihood <= nbd.log_likelihood + NO_DROPOUT_LL_TOL)
 
 
 def fit_purchase_models(summary: pd.DataFrame) -> dict[str, tuple[cm.FitResult | None, str, str]]:
     x = summary["frequency"].to_numpy(dtype=float)
     tx = summary["recency_days"].to_numpy(dtype=float)
     T = summary["t_days"].to_numpy(dtype=float)
-    return {name: _fit(lambda *c, name=name: pm.fit_purchase_model(name, *c), x, tx, T)
+    fits = {name: _fit(lambda *c, name=name: pm.fit_purchase_model(name, *c), x, tx, T)
             for name in PURCHASE_MODELS}
+    if any(not status.startswith("fitted") and fit is not None
+           for fit, status, _ in fits.values()):
+        try:
+            nbd: cm.FitResult | None = cm.fit_nbd(x, T)
+        except ValueError:
+            nbd = None
+        for name, (fit, _status, message) in fits.items():
+            if _at_no_dropout_limit(fit, nbd):
+                assert nbd is not None
+                fits[name] = (fit, "not converged: at the no-dropout limit (its log-likelihood "
+                              f"is the NBD's, {nbd.log_likelihood:.6g}): these data show no "
+                              "customer dropping out", message)
+    return fits
 
 
 def holdout_mae(fit: cm.FitResult | None, status: str, summary: pd.DataFrame,
@@ -136,6 +182,8 @@ def choose(requested: str, as_of: dict, backtest: dict, maes: dict[str, float | 
 
 def model(dbt, session) -> pd.DataFrame:
     dbt.config(materialized="table")
+    n_draws = int(dbt.config.get("clv_interval_draws"))
+    seed = int(dbt.config.get("clv_interval_seed"))
     requested = dbt.config.get("clv_purchase_model")
     requested = str(requested or "auto").strip().lower()
     if requested not in CHOICES:
@@ -166,15 +214,20 @@ def model(dbt, session) -> pd.DataFrame:
     for period in sorted(fits):
         for name, (fit, status, message) in fits[period].items():
             part = _rows(period, name, fit, status, message, maes[name])
+            if period == "as_of":
+                part += _draw_rows(period, name, fit, status, message, n_draws, seed)
             for row in part:
                 row[-1] = name == chosen
             out_rows += part
         part = _rows(period, "gamma_gamma", *spend[period])
+        if period == "as_of":
+            part += _draw_rows(period, "gamma_gamma", *spend[period], n_draws, seed)
         for row in part:
             row[-1] = True
         out_rows += part
     out = pd.DataFrame(out_rows, columns=COLUMNS)
     out["value"] = out["value"].astype("Float64")
     out["std_error"] = out["std_error"].astype("Float64")
+    out["draw"] = out["draw"].astype("int64")
     out["is_chosen"] = out["is_chosen"].astype(bool)
     return out

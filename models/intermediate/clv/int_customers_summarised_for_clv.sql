@@ -11,7 +11,12 @@
       whatever order they belong to); 0 without repeats. It can be 0 or negative: such
       customers are left out of the Gamma-Gamma fit and given the population mean (docs/clv.md);
     - holdout_orders / holdout_spend: purchase days and the net spend after end_date up to
-      holdout_end_date (0 for the 'as_of' period). -#}
+      holdout_end_date (0 for the 'as_of' period);
+    - calibration_spend: net spend from the first purchase day up to end_date (the naive
+      baselines' spend per purchase day is calibration_spend / (frequency + 1));
+    - recent_orders / recent_spend: purchase days and net spend in the last holdout-length span
+      of the calibration, (end_date - holdout days, end_date] (0 for 'as_of'): the naive
+      baseline that repeats the last period. -#}
 with
 
 orders as (
@@ -66,7 +71,12 @@ flagged as (
         customer_days.activity_date > first_purchases.first_purchase_date
         and customer_days.activity_date <= fit_periods.end_date as is_after_first,
         customer_days.activity_date > fit_periods.end_date
-        and customer_days.activity_date <= fit_periods.holdout_end_date as is_holdout
+        and customer_days.activity_date <= fit_periods.holdout_end_date as is_holdout,
+        -- in the last holdout-length span of the calibration: fewer days before end_date than the
+        -- holdout has days
+        customer_days.activity_date <= fit_periods.end_date
+        and {{ dbt.datediff('customer_days.activity_date', 'fit_periods.end_date', 'day') }} -- noqa: LT05
+        < {{ dbt.datediff('fit_periods.end_date', 'fit_periods.holdout_end_date', 'day') }} as is_recent -- noqa: LT05
     from first_purchases
     inner join fit_periods
         on first_purchases.fit_period = fit_periods.fit_period
@@ -86,7 +96,10 @@ summarised as (
         count(case when flagged.is_after_first and flagged.is_purchase_day then 1 end) as frequency,
         sum(case when flagged.is_after_first then flagged.spend_amount end) as repeat_spend_amount,
         count(case when flagged.is_holdout and flagged.is_purchase_day then 1 end) as holdout_orders,
-        coalesce(sum(case when flagged.is_holdout then flagged.spend_amount end), 0) as holdout_spend
+        coalesce(sum(case when flagged.is_holdout then flagged.spend_amount end), 0) as holdout_spend,
+        coalesce(sum(case when flagged.is_calibration then flagged.spend_amount end), 0) as calibration_spend,
+        count(case when flagged.is_recent and flagged.is_purchase_day then 1 end) as recent_orders,
+        coalesce(sum(case when flagged.is_recent then flagged.spend_amount end), 0) as recent_spend
     from flagged
     group by
         flagged.fit_period,
@@ -112,7 +125,10 @@ final as (
         coalesce({{ safe_divide('summarised.repeat_spend_amount', 'summarised.frequency') }}, 0)
             as monetary_value,
         summarised.holdout_orders,
-        summarised.holdout_spend
+        summarised.holdout_spend,
+        summarised.calibration_spend,
+        summarised.recent_orders,
+        summarised.recent_spend
     from summarised
 )
 

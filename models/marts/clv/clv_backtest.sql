@@ -1,18 +1,19 @@
-{#- Calibration / holdout check of the CLV models (SPEC 4.8): the models are fitted on the
-    history up to the calibration end date (the first 1 - clv_holdout_share of the history) and
-    predict each calibration customer's purchase days and spend in the holdout (the rest, up to
-    the as-of date). One row per calibration frequency bucket (repeat purchase days 0..6, 7+)
-    and a 'total' row. -#}
+{#- Calibration / holdout check of the CLV models (SPEC 4.8): each purchase model is fitted on
+    the history up to the calibration end date (clv_calibration_end_date, or the first
+    1 - clv_holdout_share of the history) and predicts each calibration customer's purchase days
+    and spend in the holdout (the rest, up to the as-of date); the two naive baselines of
+    int_clv_holdout_predictions predict the same. One row per model x calibration frequency
+    bucket (repeat purchase days 0..6, 7+) and a 'total' row; is_chosen marks the purchase
+    model that scores customer_value. -#}
 with
 
-customers_for_clv as (
-    select * from {{ ref('int_customers_summarised_for_clv') }}
-    where fit_period = 'backtest_calibration'
+predictions as (
+    select * from {{ ref('int_clv_holdout_predictions') }}
 ),
 
-scores as (
-    select * from {{ ref('int_customers_scored_clv') }}
-    where fit_period = 'backtest_calibration'
+models_fitted as (
+    select * from {{ ref('int_clv_models_fitted') }}
+    where fit_period = 'as_of' and draw = 0 and parameter = 'customers'
 ),
 
 fit_periods as (
@@ -22,20 +23,26 @@ fit_periods as (
 
 customers_with_predictions as (
     select
-        customers_for_clv.customer_id,
-        least(customers_for_clv.frequency, 7) as bucket_order,
-        customers_for_clv.holdout_orders as actual_orders,
-        scores.predicted_orders,
-        customers_for_clv.holdout_spend as actual_spend,
-        scores.predicted_clv as predicted_spend,
-        scores.model_status
-    from customers_for_clv
-    left join scores
-        on customers_for_clv.customer_id = scores.customer_id
+        predictions.model,
+        predictions.model_kind,
+        coalesce(models_fitted.is_chosen, false) as is_chosen,
+        predictions.customer_id,
+        least(predictions.frequency, 7) as bucket_order,
+        predictions.actual_orders,
+        predictions.predicted_orders,
+        predictions.actual_spend,
+        predictions.predicted_spend,
+        predictions.model_status
+    from predictions
+    left join models_fitted
+        on predictions.model = models_fitted.model
 ),
 
 buckets as (
     select
+        customers_with_predictions.model,
+        customers_with_predictions.model_kind,
+        customers_with_predictions.is_chosen,
         customers_with_predictions.bucket_order,
         case
             when customers_with_predictions.bucket_order >= 7 then '7+'
@@ -50,6 +57,9 @@ buckets as (
     from customers_with_predictions
     union all
     select
+        customers_with_predictions.model,
+        customers_with_predictions.model_kind,
+        customers_with_predictions.is_chosen,
         8 as bucket_order,
         'total' as bucket,
         customers_with_predictions.customer_id,
@@ -63,6 +73,9 @@ buckets as (
 
 aggregated as (
     select
+        buckets.model,
+        buckets.model_kind,
+        buckets.is_chosen,
         buckets.bucket,
         buckets.bucket_order,
         count(*) as customers,
@@ -74,12 +87,18 @@ aggregated as (
         min(buckets.model_status) as model_status
     from buckets
     group by
+        buckets.model,
+        buckets.model_kind,
+        buckets.is_chosen,
         buckets.bucket,
         buckets.bucket_order
 ),
 
 final as (
     select
+        aggregated.model,
+        aggregated.model_kind,
+        aggregated.is_chosen,
         aggregated.bucket,
         aggregated.bucket_order,
         aggregated.customers,

@@ -6,7 +6,7 @@ with
 
 models_fitted as (
     select * from {{ ref('int_clv_models_fitted') }}
-    where fit_period = 'as_of'
+    where fit_period = 'as_of' and draw = 0
 ),
 
 fit_periods as (

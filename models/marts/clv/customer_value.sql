@@ -1,6 +1,7 @@
 {#- One row per usable customer at the as-of date: historic, predicted and total lifetime value,
     churn risk, expected next order and predicted spend tier (SPEC 4.7). Predictions come from
-    the BG/NBD and Gamma-Gamma models fitted in int_clv_models_fitted; they are null when the
+    the chosen purchase model (BG/NBD, MBG/NBD or Pareto/NBD) and Gamma-Gamma fitted in
+    int_clv_models_fitted, with an 80% interval from their parameter uncertainty; they are null when the
     data set is ineligible, the fit did not converge, or the customer has no purchase yet, and
     model_status says which. -#}
 with
@@ -33,6 +34,8 @@ joined as (
         scores.predicted_aov,
         scores.predicted_clv,
         scores.predicted_clv_discounted,
+        scores.predicted_clv_low,
+        scores.predicted_clv_high,
         scores.p_alive,
         customers_for_clv.last_purchase_date,
         customers_for_clv.frequency,
@@ -76,6 +79,8 @@ final as (
         ranked.predicted_aov,
         ranked.predicted_clv,
         ranked.predicted_clv_discounted,
+        ranked.predicted_clv_low,
+        ranked.predicted_clv_high,
         ranked.historic_clv + ranked.predicted_clv as total_clv,
         ranked.p_alive,
         1 - ranked.p_alive as churn_risk,

@@ -13,6 +13,11 @@ customer_rfm as (
     select * from {{ ref('customer_rfm') }}
 ),
 
+scores as (
+    select * from {{ ref('int_customers_scored_clv') }}
+    where fit_period = 'as_of' and predicted_clv_draws is not null
+),
+
 valued as (
     select
         customer_value.*,
@@ -49,6 +54,42 @@ customers_by_dimension as (
     from valued
 ),
 
+customer_draws as (
+    select
+        scores.customer_id,
+        {{ unnest_list_with_position('scores.predicted_clv_draws', 'predicted_clv', 'draw') }}
+    from scores
+),
+
+-- draw d of a group's predicted revenue is the sum of its customers' draw d (one parameter
+-- set for everybody); its 80% interval is the 10th..90th percentile over the draws
+draws_by_dimension as (
+    select
+        customers_by_dimension.dimension,
+        customers_by_dimension.dimension_value,
+        customer_draws.draw,
+        sum(customer_draws.predicted_clv) as predicted_revenue
+    from customers_by_dimension
+    inner join customer_draws
+        on customers_by_dimension.customer_id = customer_draws.customer_id
+    group by
+        customers_by_dimension.dimension,
+        customers_by_dimension.dimension_value,
+        customer_draws.draw
+),
+
+revenue_intervals as (
+    select
+        draws_by_dimension.dimension,
+        draws_by_dimension.dimension_value,
+        {{ percentile_cont('draws_by_dimension.predicted_revenue', 0.1) }} as predicted_revenue_low,
+        {{ percentile_cont('draws_by_dimension.predicted_revenue', 0.9) }} as predicted_revenue_high
+    from draws_by_dimension
+    group by
+        draws_by_dimension.dimension,
+        draws_by_dimension.dimension_value
+),
+
 aggregated as (
     select
         customers_by_dimension.dimension,
@@ -80,11 +121,17 @@ final as (
         aggregated.avg_predicted_clv,
         aggregated.avg_total_clv,
         aggregated.predicted_revenue_next_horizon,
+        revenue_intervals.predicted_revenue_low,
+        revenue_intervals.predicted_revenue_high,
         aggregated.mean_churn_risk,
         (1 - aggregated.mean_churn_risk) * aggregated.customers as expected_returning_customers,
         aggregated.scored_customers,
         {{ var('clv_horizon_days', 365) }} as horizon_days
     from aggregated
+    left join revenue_intervals
+        on
+            aggregated.dimension = revenue_intervals.dimension
+            and aggregated.dimension_value = revenue_intervals.dimension_value
 )
 
 select * from final
