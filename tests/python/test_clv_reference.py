@@ -292,4 +292,18 @@ def test_one_time_buyers_churn_risk_grows_with_time(sample) -> None:
     once = cv[cv["frequency"] == 0].sort_values("t_days")
     assert (once["churn_risk"] > 0).all()
     assert np.all(np.diff(once["churn_risk"].to_numpy()) >= -1e-12)
+    assert once["churn_risk"].iloc[-1] > once["churn_risk"].iloc[0]
+    # repeat buyers: with the same purchases (x, t_x), a longer silence means a higher risk
+    repeat = cv[cv["frequency"] > 0].sort_values("t_days")
+    groups = [g for _, g in repeat.groupby(["frequency", "recency_days"]) if g["t_days"].nunique() > 1]
+    assert len(groups) > 50
+    for group in groups:
+        assert np.all(np.diff(group["churn_risk"].to_numpy()) >= -1e-12)
+    # relative to their own rate: after the same silence, the faster buyer (x = 5 vs 1 by day
+    # 100, then 300 silent days) is the more likely to be gone
+    params = {k: v for k, v in _params(sample, "as_of", chosen).items()
+              if k in ("r", "alpha", "a", "b", "s", "beta")}
+    alive = cm.p_alive(cm.FitResult(params, 0.0, 0, True, "", chosen),
+                       [1.0, 5.0], [100.0, 100.0], [400.0, 400.0])
+    assert alive[1] < alive[0]
     assert set(cv["model_status"]) == {"fitted"}
