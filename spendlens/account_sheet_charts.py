@@ -18,6 +18,10 @@ from spendlens.talking_points import amount, window_label
 
 
 def spend_figure(sheet: SheetData, facts: RunFacts) -> go.Figure | None:
+    """Spend per business month by item (customer_monthly_spend, stacked bars) with the monthly
+    total line; builds without that mart get the spend windows spread over their months."""
+    if sheet.monthly_spend:
+        return _monthly_spend_figure(sheet, facts)
     level = facts.settings.item_level
     totals: dict[str, dict[tuple[str, str], float]] = {}
     for row in sheet.spend_rows:
@@ -37,6 +41,42 @@ def spend_figure(sheet: SheetData, facts: RunFacts) -> go.Figure | None:
     for index, item in enumerate(order):
         _add_piece_bars(fig, found, totals[item], label(item), PALETTE[index % len(PALETTE)])
     if monthly:
+        fig.add_trace(go.Scatter(
+            x=[m["start"] + (m["end"] - m["start"]) / 2 for m in monthly], y=[m["spend"] for m in monthly],
+            mode="lines+markers", name="total per month", line={"color": "#111827", "width": 1.5},
+            marker={"size": 4},
+            customdata=[f"{m['start']:%Y-%m-%d} to {m['end']:%Y-%m-%d}" for m in monthly],
+            hovertemplate="%{customdata}: %{y:,.0f} total<extra></extra>"))
+    _shade_change_window(fig, facts)
+    base_layout(fig, 400, barmode="relative", bargap=0, margin={"l": 60, "r": 16, "t": 36, "b": 40},
+                legend={"orientation": "h", "y": -0.12, "x": 0})
+    fig.update_yaxes(title_text=f"spend per month ({label(facts.currency)})" if facts.currency else "spend per month")
+    fig.update_xaxes(type="date")
+    return fig
+
+
+def _monthly_spend_figure(sheet: SheetData, facts: RunFacts) -> go.Figure:
+    by_item: dict[str, dict[date, dict[str, Any]]] = {}
+    months: dict[date, date] = {}
+    for row in sheet.monthly_spend:
+        by_item.setdefault(row["item_id"], {})[row["month_start"]] = row
+        months[row["month_start"]] = row["month_end"]
+    starts = sorted(months)
+    fig = go.Figure()
+    order = sorted(by_item, key=lambda i: (-sum(abs(r["spend_amount"] or 0) for r in by_item[i].values()), i))
+    for index, item in enumerate(order):
+        rows = by_item[item]
+        fig.add_trace(go.Bar(
+            x=[m + (months[m] + timedelta(days=1) - m) / 2 for m in starts],
+            y=[rows[m]["spend_amount"] if m in rows else 0.0 for m in starts],
+            width=[(months[m] + timedelta(days=1) - m).days * 86_400_000 * 0.9 for m in starts],
+            name=label(item), marker={"color": PALETTE[index % len(PALETTE)], "line": {"width": 0}},
+            customdata=[f"{m:%Y-%m-%d} to {months[m]:%Y-%m-%d}" for m in starts],
+            hovertemplate=f"{label(item)}<br>%{{customdata}}: %{{y:,.0f}}<extra></extra>"))
+    monthly = monthly_spend(sheet.rfm_history)
+    if monthly:
+        first = starts[0] if starts else None
+        monthly = [m for m in monthly if first is None or m["end"] >= first]
         fig.add_trace(go.Scatter(
             x=[m["start"] + (m["end"] - m["start"]) / 2 for m in monthly], y=[m["spend"] for m in monthly],
             mode="lines+markers", name="total per month", line={"color": "#111827", "width": 1.5},

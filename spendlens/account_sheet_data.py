@@ -67,6 +67,8 @@ class SheetData:
     risk: RiskFacts | None = None
     risk_history: list[dict[str, Any]] = field(default_factory=list)  # month-ends, then the as-of point
     rfm_history: list[dict[str, Any]] = field(default_factory=list)  # month-ends, then the as-of row
+    # customer_monthly_spend rows at the sheet's item level: item_id, month_start, month_end, spend_amount
+    monthly_spend: list[dict[str, Any]] = field(default_factory=list)
     recommendations: list[Recommendation] = field(default_factory=list)
     product_names: dict[str, str] = field(default_factory=dict)
     points: list[TalkingPoint] = field(default_factory=list)
@@ -191,7 +193,8 @@ def load_sheets(con: duckdb.DuckDBPyConnection, ids: list[str], facts: RunFacts)
     sheets = [by_id[i] for i in ids]
     missing = {m for m in ("customer_value", "customer_spend_profile", "customer_classifications",
                            "customer_classification_history", "customer_rfm", "customer_rfm_history",
-                           "customer_product_recommendations") if not mart_exists(con, m)}
+                           "customer_product_recommendations", "customer_monthly_spend")
+               if not mart_exists(con, m)}
     for sheet in sheets:
         sheet.missing = set(missing)
     if "customer_value" not in missing:
@@ -205,6 +208,14 @@ def load_sheets(con: duckdb.DuckDBPyConnection, ids: list[str], facts: RunFacts)
                 order by customer_id, item_level, item_id, window_name""", ids):
             by_id[r.pop("customer_id")].spend_rows.append(SpendRow(
                 **{k: _as_date(v) if k in ("window_start", "window_end") else v for k, v in r.items()}))
+    if "customer_monthly_spend" not in missing:
+        for r in _for_ids(con, f"""
+                select customer_id, item_id, month_start, month_end, spend_amount
+                from marts.customer_monthly_spend
+                where item_level = {_sql_text(facts.settings.item_level)} and {{ids}}
+                order by customer_id, month_start, item_id""", ids):
+            by_id[r.pop("customer_id")].monthly_spend.append(
+                {**r, "month_start": _as_date(r["month_start"]), "month_end": _as_date(r["month_end"])})
     _load_risk(con, ids, by_id, missing, facts)
     _load_rfm(con, ids, by_id, missing)
     if "customer_product_recommendations" not in missing:
@@ -213,6 +224,10 @@ def load_sheets(con: duckdb.DuckDBPyConnection, ids: list[str], facts: RunFacts)
         sheet.points = talking_points(sheet.spend_rows, sheet.risk, sheet.recommendations, facts.settings,
                                       facts.currency)
     return sheets
+
+
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _load_risk(con: duckdb.DuckDBPyConnection, ids: list[str], by_id: dict[str, SheetData], missing: set[str],

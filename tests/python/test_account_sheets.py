@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -373,20 +375,29 @@ def test_spend_over_time_bars_and_line_add_up_to_the_marts(sheets, chosen, con):
     window = one(con, "select window_start, window_end, prior_window_start, prior_window_end "
                       "from marts.customer_spend_profile where window_name = ? limit 1",
                  [v["account_sheet_change_window"]])
+    # the bars are customer_monthly_spend, one per item and business month
+    monthly_rows = con.execute(
+        "select item_id, month_start, month_end, spend_amount from marts.customer_monthly_spend "
+        "where customer_id = ? and item_level = ?", [customer, v["account_sheet_item_level"]]).df()
+    bars = {t["name"]: t for t in figure["data"] if t["type"] == "bar"}
+    assert set(bars) == set(monthly_rows["item_id"])
+    for _, r in monthly_rows.iterrows():
+        bar = bars[r["item_id"]]
+        spans = [c.split(":")[0] for c in bar["customdata"]]
+        i = spans.index(f"{day(r['month_start']):%Y-%m-%d} to {day(r['month_end']):%Y-%m-%d}")
+        assert bar["y"][i] == pytest.approx(r["spend_amount"], abs=1e-9)
+    # over the change window the bars add up to the spend profile's window totals (two marts)
     rows = con.execute("select item_id, total_spend, prior_total_spend from marts.customer_spend_profile "
                        "where customer_id = ? and item_level = ? and window_name = ?",
                        [customer, v["account_sheet_item_level"], v["account_sheet_change_window"]]).df()
-    months = 3 if v["account_sheet_change_window"] == "last_3_months" else None
-    bars = {t["name"]: t for t in figure["data"] if t["type"] == "bar"}
-    assert set(rows["item_id"]) <= set(bars)
     for _, r in rows.iterrows():
-        bar = bars[r["item_id"]]
-        spans = [c.split(":")[0] for c in bar["customdata"]]
         for start, end, total in ((window["window_start"], window["window_end"], r["total_spend"]),
-                                  (window["prior_window_start"], window["prior_window_end"], r["prior_total_spend"])):
-            i = spans.index(f"{day(start):%Y-%m-%d} to {day(end):%Y-%m-%d}")
-            if months:
-                assert bar["y"][i] * months == pytest.approx(total, abs=1e-6)
+                                  (window["prior_window_start"], window["prior_window_end"],
+                                   r["prior_total_spend"])):
+            inside = monthly_rows[(monthly_rows["item_id"] == r["item_id"])
+                                  & (monthly_rows["month_start"].map(day) >= day(start))
+                                  & (monthly_rows["month_end"].map(day) <= day(end))]
+            assert inside["spend_amount"].sum() == pytest.approx(total, abs=1e-6)
     # The line is the monthly total from customer_rfm_history; over the window it adds up to the
     # spend profile's window total (two marts, one number).
     history = all_rows(con, "select month_end_date, monetary from marts.customer_rfm_history "
@@ -403,8 +414,26 @@ def test_spend_over_time_bars_and_line_add_up_to_the_marts(sheets, chosen, con):
                     [customer, v["account_sheet_change_window"]])["s"] or 0.0
     assert in_window == pytest.approx(all_items, abs=1e-6)
     line = next(t for t in figure["data"] if t["type"] == "scatter")
-    assert sum(line["y"]) == pytest.approx(sum(m["spend"] for m in monthly if m["end"] >= day(
-        one(con, "select min(prior_window_start) as s from marts.customer_spend_profile")["s"])), abs=1e-6)
+    first = min(day(d) for d in monthly_rows["month_start"])
+    assert sum(line["y"]) == pytest.approx(sum(m["spend"] for m in monthly if m["end"] >= first), abs=1e-6)
+
+
+def test_monthly_spend_mart_equals_pandas_from_the_lines(con):
+    """customer_monthly_spend recomputed from the usable order lines (not the daily aggregate);
+    Superstore uses the standard calendar, so business months are calendar months."""
+    lines = con.execute("select customer_id, category, ordered_date, spend_amount, cost_amount "
+                        "from intermediate.int_order_lines_validated where dq_reason is null").df()
+    lines["month_start"] = pd.to_datetime(lines["ordered_date"]).dt.to_period("M").dt.start_time
+    lines["costed"] = np.where(lines["cost_amount"].notna(), lines["spend_amount"], 0.0)
+    expected = lines.groupby(["customer_id", "category", "month_start"]).agg(
+        spend=("spend_amount", "sum"), cost=("cost_amount", "sum"), costed=("costed", "sum")).reset_index()
+    mart = con.execute("select customer_id, item_id as category, month_start, spend_amount, margin_amount "
+                       "from marts.customer_monthly_spend where item_level = 'category'").df()
+    mart["month_start"] = pd.to_datetime(mart["month_start"])
+    joined = expected.merge(mart, on=["customer_id", "category", "month_start"], how="outer", indicator=True)
+    assert (joined["_merge"] == "both").all()
+    np.testing.assert_allclose(joined["spend_amount"], joined["spend"], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(joined["margin_amount"], joined["costed"] - joined["cost"], rtol=1e-9, atol=1e-6)
 
 
 def test_top_at_risk_follows_the_documented_ordering(superstore, con, tmp_path):
