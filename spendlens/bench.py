@@ -6,17 +6,20 @@ process tree of each step):
 - floor: DuckDB reading every order line once and aggregating it to customer x product x month;
 - dbt run (all models) and dbt build (models, data tests and unit tests), each from an empty DB;
 - incremental: the last day appended (about 0.1% more lines), then `dbt build` on the built DB;
-- pandas: the RFM, spend-window and classification numbers computed the way an analyst would in a
-  notebook (read the files, groupby, merge), checked against the marts;
-- dbt run (pandas scope): only the three marts the pandas baseline checks (customer_rfm,
-  customer_spend_profile, customer_classifications) and the models they need, from an empty DB:
-  the like-for-like side of the pandas ratio (the marts still compute every window, item level
-  and classification type, the baseline one of each);
+- the race (issue 24, item 3): `dbt run` of customer_spend_profile, customer_rfm and
+  customer_classifications and their parents only, from an empty DB (the race scope), against
+  three baselines that compute exactly the rows of those marts from the raw files: polars (lazy
+  API, spendlens/bench_polars.py), pandas (spendlens/bench_pandas.py) and one plain DuckDB SQL
+  script (spendlens/bench_duckdb_script.sql); each baseline's output is checked against the marts
+  (compare_with_marts), the check itself untimed;
 and prints the table with the ratios. docs/benchmarks.md records the results.
 """
 
 from __future__ import annotations
 
+import calendar
+import csv
+import importlib.util
 import json
 import os
 import shutil
@@ -25,6 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from spendlens.errors import SpendlensError
@@ -104,9 +108,215 @@ copy (
 #: are copies of one generated set with disjoint customers (ids suffixed -1, -2, ...).
 MAX_GENERATED_LINES = 20_000_000
 REPLICA_LINES = 10_000_000
-OPTIONAL_STEPS = ("run", "incremental", "pandas")
-#: The marts the pandas baseline computes the numbers of (bench_pandas.compare_with_marts).
-PANDAS_SCOPE = ("+customer_rfm", "+customer_spend_profile", "+customer_classifications")
+#: Steps `--skip` can leave out: `race` leaves out all three baselines and the dbt run of their scope.
+OPTIONAL_STEPS = ("run", "incremental", "pandas", "polars", "script", "race")
+
+
+# --- The race (issue 24, item 3) -----------------------------------------------------------------
+# Baselines that compute exactly the rows of three marts from the raw files: polars
+# (spendlens/bench_polars.py), pandas (spendlens/bench_pandas.py) and one DuckDB SQL script
+# (spendlens/bench_duckdb_script.sql). Each writes <mart>.parquet into its folder; the bench
+# checks every row and column against the marts of the `dbt run` of the same scope.
+
+#: The marts of the race and the columns that identify a row of each.
+RACE_MARTS: dict[str, tuple[str, ...]] = {
+    "customer_spend_profile": ("customer_id", "item_level", "item_id", "window_name"),
+    "customer_rfm": ("customer_id",),
+    "customer_classifications": ("customer_id", "classification_type"),
+}
+RACE_SCOPE = tuple(f"+{mart}" for mart in RACE_MARTS)
+#: The baselines of the race: step name (for --skip), label, and the Python that runs it with
+#: the input folder, the output folder, DuckDB's threads and memory_limit.
+RACE_BASELINES: tuple[tuple[str, str, str], ...] = (
+    ("polars", "polars (lazy)",
+     "from spendlens.bench_polars import polars_baseline as run; run(Path({raw!r}), Path({out!r}))"),
+    ("pandas", "pandas",
+     "from spendlens.bench_pandas import pandas_baseline as run; run(Path({raw!r}), Path({out!r}))"),
+    ("script", "DuckDB script",
+     "from spendlens.bench_duckdb_script import duckdb_script_baseline as run; "
+     "run(Path({raw!r}), Path({out!r}), {threads!r}, {memory!r})"),
+)
+#: spendlens' time / the baseline's for the same rows: the goal of issue 24 (none for the script,
+#: the best a hand-written query does on the same engine).
+RACE_TARGETS = {"polars": "<= 1x", "pandas": "<= 0.33x", "script": "reference"}
+SEEDS_DIR = PROJECT_DIR / "seeds"
+
+
+@dataclass(frozen=True)
+class SpendWindow:
+    """One spend window of the default `spend_windows` var on the standard calendar."""
+
+    order: int
+    name: str
+    start: date
+    end: date
+    prior_start: date
+    prior_end: date
+    periods: int
+    prior_periods: int
+
+
+def add_months(day: date, months: int) -> date:
+    """`day` moved by whole calendar months, the day clamped to the month's end (DuckDB's
+    date + to_months(n))."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def month_end(day: date) -> date:
+    return add_months(day.replace(day=1), 1) - timedelta(days=1)
+
+
+def default_spend_windows(as_of: date) -> list[SpendWindow]:
+    """The three default windows (dbt_project.yml var spend_windows, standard calendar with
+    the year starting on 1 January): last_3_months and last_12_months end with the last complete
+    month, fiscal_ytd runs from 1 January to as-of against the same span a year earlier."""
+    last_complete_end = as_of if as_of == month_end(as_of) else as_of.replace(day=1) - timedelta(days=1)
+    last_complete_start = last_complete_end.replace(day=1)
+    windows: list[SpendWindow] = []
+    for order, (name, periods) in enumerate((("last_3_months", 3), ("last_12_months", 12)), start=1):
+        start = add_months(last_complete_start, -(periods - 1))
+        prior_start = add_months(last_complete_start, -(2 * periods - 1))
+        windows.append(SpendWindow(order, name, start, last_complete_end, prior_start, start - timedelta(days=1),
+                                   periods, periods))
+    windows.append(SpendWindow(3, "fiscal_ytd", date(as_of.year, 1, 1), as_of, date(as_of.year - 1, 1, 1),
+                               add_months(as_of, -12), 1, 1))
+    return windows
+
+
+@dataclass(frozen=True)
+class Timeframe:
+    """The classification timeframe at as-of (var classification_timeframe_months = 12) and the
+    one before it: 12 business months ending at as-of, a month-end mapped to a month-end."""
+
+    start: date
+    end: date
+    previous_start: date
+    previous_end: date
+
+
+def classification_timeframe(as_of: date, months: int = 12) -> Timeframe:
+    def back(count: int) -> date:
+        first = add_months(as_of.replace(day=1), -count)
+        if as_of == month_end(as_of):
+            return month_end(first)
+        return min(first + timedelta(days=as_of.day - 1), month_end(first))
+
+    one, two = back(months), back(2 * months)
+    return Timeframe(one + timedelta(days=1), as_of, two + timedelta(days=1), one)
+
+
+def read_seed(name: str) -> list[dict[str, str]]:
+    """A seed of the project (seeds/<name>.csv) as rows of text."""
+    with open(SEEDS_DIR / f"{name}.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@dataclass(frozen=True)
+class Band:
+    order: int
+    upper: float | None
+    label: str
+    color: str
+
+
+def classification_bands() -> dict[str, list[Band]]:
+    """The default classification_bands seed per type, bands in order. Only '*' rows without
+    min_spend / min_orders (the seed as shipped) are supported by the baselines."""
+    bands: dict[str, list[Band]] = {}
+    for row in read_seed("classification_bands"):
+        if row["segment"] != "*" or row["min_spend"] or row["min_orders"]:
+            raise SpendlensError("the race baselines support only the default classification_bands seed")
+        bands.setdefault(row["classification_type"], []).append(
+            Band(int(row["band_order"]), float(row["upper_bound"]) if row["upper_bound"] else None,
+                 row["label"], row["color"]))
+    return {kind: sorted(rows, key=lambda band: band.order) for kind, rows in bands.items()}
+
+
+#: The six classification types in display order (macros/classifications_bands.sql).
+CLASSIFICATION_TYPES = ("risk_score", "risk_change", "revenue_rank", "revenue_change", "revenue_share", "order_count")
+
+
+def write_timings(out: Path, timings: dict[str, float]) -> None:
+    """Seconds of each part of a baseline, for the bench's table (out/timings.json)."""
+    (out / "timings.json").write_text(json.dumps(timings))
+
+
+def read_timings(out: Path) -> dict[str, float]:
+    path = out / "timings.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def compare_with_marts(out: Path, db: Path, rel: float = 1e-9) -> str:
+    """Compare a baseline's <mart>.parquet files in `out` with the marts in the DuckDB file `db`:
+    the same columns, the same rows (keys of RACE_MARTS, none missing on either side) and every
+    value equal: text, integers, booleans and dates exactly (null equal to null), doubles to a
+    relative `rel`. Money sums are rounded to 6 decimals on both sides, and two engines summing
+    the same values in another order can land on either side of a rounding step: a double also
+    passes when it is within 1.01e-6 of the mart's value after both are rounded to 6 decimals,
+    and the result says how many did. Raises AssertionError on any difference."""
+    import duckdb
+
+    summary, slack = [], 0
+    with duckdb.connect() as con:
+        con.execute(f"attach '{_sql_text(db)}' as built (read_only)")
+        for mart, keys in RACE_MARTS.items():
+            path = out / f"{mart}.parquet"
+            if not path.exists():
+                raise AssertionError(f"{mart}: the baseline wrote no {path.name}")
+            types = dict(con.execute(f"select column_name, data_type from duckdb_columns() "
+                                     f"where database_name = 'built' and schema_name = 'marts' "
+                                     f"and table_name = '{mart}'").fetchall())
+            theirs = [row[0] for row in con.execute(f"describe select * from read_parquet('{_sql_text(path)}')")
+                      .fetchall()]
+            if sorted(theirs) != sorted(types):
+                raise AssertionError(f"{mart}: columns differ: mart {sorted(types)}, baseline {sorted(theirs)}")
+            on = " and ".join(f"m.{key} = b.{key}" for key in keys)
+            checks = []
+            for column, kind in types.items():
+                if column in keys:
+                    continue
+                b = f"cast(b.{column} as {kind})"
+                if kind == "DOUBLE":
+                    near = f"abs(m.{column} - {b}) <= {rel} * abs(m.{column})"
+                    rounded = f"abs(round(m.{column}, 6) - round({b}, 6)) <= 1.01e-6"
+                    checks.append((column, f"not (m.{column} is not distinct from {b} or {near})",
+                                   f"not (m.{column} is not distinct from {b} or {near} or {rounded})"))
+                else:
+                    checks.append((column, f"m.{column} is distinct from {b}", f"m.{column} is distinct from {b}"))
+            counts = ", ".join(f"count(*) filter (where {loose}), count(*) filter (where {strict})"
+                               for _, strict, loose in checks)
+            keys_missing = " or ".join(f"m.{key} is null or b.{key} is null" for key in keys[:1])
+            row = con.execute(
+                f"select count(*), count(*) filter (where {keys_missing}), {counts} "
+                f"from built.marts.{mart} as m full outer join read_parquet('{_sql_text(path)}') as b on {on}"
+            ).fetchone()
+            rows, missing = row[0], row[1]
+            if missing:
+                columns = ", ".join(f"coalesce(m.{k}, b.{k}) as {k}" for k in keys)
+                sample = con.execute(
+                    f"select m.{keys[0]} is not null as in_mart, {columns} "
+                    f"from built.marts.{mart} as m full outer join read_parquet('{_sql_text(path)}') as b on {on} "
+                    f"where {keys_missing} limit 5").fetchall()
+                raise AssertionError(f"{mart}: {missing:,} of {rows:,} rows are in only one of mart and baseline, "
+                                     f"e.g. {sample}")
+            for index, (column, _strict, loose) in enumerate(checks):
+                bad, strict_bad = row[2 + 2 * index], row[3 + 2 * index]
+                if bad:
+                    sample = con.execute(
+                        f"select {', '.join(f'm.{k}' for k in keys)}, m.{column} as mart, b.{column} as baseline "
+                        f"from built.marts.{mart} as m join read_parquet('{_sql_text(path)}') as b on {on} "
+                        f"where {loose} limit 5").fetchall()
+                    raise AssertionError(f"{mart}.{column}: {bad:,} of {rows:,} rows differ, e.g. {sample}")
+                slack += strict_bad - bad
+            summary.append(f"{mart} {rows:,}")
+    note = f"; {slack:,} doubles equal only after rounding to 6 decimals" if slack else ""
+    return f"yes: every column of {', '.join(summary)} rows (doubles to {rel:g} relative{note})"
+
+
+def _sql_text(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def replicate_dataset(base: Path, out: Path, copies: int) -> None:
@@ -212,11 +422,13 @@ def time_by_kind(target: Path) -> dict[str, float]:
 def run_bench(lines: int, customers: int, products: int, workdir: Path, years: int = 3,
               skip: tuple[str, ...] = ()) -> int:
     """Generate, measure every step (but those in `skip`), print the table; returns 0."""
-    from spendlens.bench_pandas import compare_with_marts
-
     unknown = sorted(set(skip) - set(OPTIONAL_STEPS))
     if unknown:
         raise SpendlensError(f"--skip {','.join(unknown)}: only {', '.join(OPTIONAL_STEPS)} can be skipped")
+    skipped = set(skip) | ({name for name, _, _ in RACE_BASELINES} if "race" in skip else set())
+    if "polars" not in skipped and importlib.util.find_spec("polars") is None:
+        raise SpendlensError("the race's polars baseline needs polars, a bench-only dependency: "
+                             "pip install -e '.[bench]' -c constraints.txt (make install does), or --skip polars")
     workdir = workdir.resolve()
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -273,23 +485,26 @@ def run_bench(lines: int, customers: int, products: int, workdir: Path, years: i
                                    f"({100 * appended / max(base_lines, 1):.2f}%)")
         results.append(incremental)
 
-    pandas: Measure | None = None
+    baselines = [baseline for baseline in RACE_BASELINES if baseline[0] not in skipped]
     scoped: Measure | None = None
-    checked = "not run (--skip pandas)"
-    if "pandas" not in skip:
-        scoped_db = workdir / "scoped" / "spendlens.duckdb"
+    raced: list[tuple[str, str, Measure, str, dict[str, float]]] = []
+    scoped_db = workdir / "scoped" / "spendlens.duckdb"
+    if baselines:
         scoped_db.parent.mkdir()
         args, env = _dbt("seed", raw, scoped_db)
         measure("dbt seed", args, env, note="lookup seeds (not part of the ratios)")
-        args, env = _dbt("run", raw, scoped_db, ["--select", *PANDAS_SCOPE])
-        scoped = measure("dbt run (pandas scope)", args, env,
-                         note="the three marts the pandas baseline checks, and their parents")
+        args, env = _dbt("run", raw, scoped_db, ["--select", *RACE_SCOPE])
+        scoped = measure("dbt run (race scope)", args, env,
+                         note="customer_spend_profile, customer_rfm, customer_classifications and their parents")
         results.append(scoped)
-        pandas_code = (f"from spendlens.bench_pandas import pandas_baseline; from pathlib import Path; "
-                       f"pandas_baseline(Path({str(raw)!r}), Path({str(workdir / 'pandas')!r}))")
-        pandas = measure("pandas", _python(pandas_code), note="RFM + spend window + classification inputs")
-        results.append(pandas)
-        checked = compare_with_marts(workdir / "pandas", build_db)
+        for name, label, code in baselines:
+            out = workdir / f"race_{name}"
+            filled = "from pathlib import Path; " + code.format(raw=str(raw), out=str(out), threads=threads,
+                                                                 memory=memory)
+            done = measure(label, _python(filled), note="the three marts' rows from the raw files")
+            results.append(done)
+            # not timed: every row and column against the marts of the scoped run
+            raced.append((name, label, done, compare_with_marts(out, scoped_db), read_timings(out)))
 
     def ratio(value: float | None, unit: str) -> str:
         if value is None:
@@ -307,10 +522,24 @@ def run_bench(lines: int, customers: int, products: int, workdir: Path, years: i
     print(f"| dbt run / floor | {ratio(run and run.seconds / floor.seconds, 'x')} | <= 3x |")
     print(f"| dbt build / floor | {ratio(build.seconds / floor.seconds, 'x')} | <= 5x |")
     print(f"| incremental / full build | {ratio(incremental and incremental.seconds / build.seconds, '%')} | <= 15% |")
-    print(f"| pandas / dbt run | {ratio(pandas and run and pandas.seconds / run.seconds, 'x')} | >= 10x |")
-    print(f"| pandas / dbt run (pandas scope) | {ratio(pandas and scoped and pandas.seconds / scoped.seconds, 'x')} "
-          f"| >= 10x |")
-    print(f"\npandas baseline equals the marts: {checked}")
+    for name, label, done, _, _ in raced:
+        assert scoped is not None
+        print(f"| spendlens (dbt run, race scope) / {label} | {scoped.seconds / done.seconds:.2f}x "
+              f"| {RACE_TARGETS[name]} |")
+    if raced:
+        print("\nThe race: the rows of customer_spend_profile (every window and item level), customer_rfm and "
+              "customer_classifications (every type) from the raw files; each baseline checked against the "
+              "marts of the dbt run (race scope):")
+        for _, label, done, checked, timings in raced:
+            parts = ", ".join(f"{part} {seconds:.1f}" for part, seconds in timings.items())
+            print(f"  {label}: {done.seconds:.1f} s, peak {done.peak_rss_bytes / 2**30:.2f} GiB ({parts} s); "
+                  f"equals the marts: {checked}")
+        scoped_models = slowest_models(scoped_db.parent / "dbt_target", count=100)
+        mart_seconds = ", ".join(f"{model} {seconds:.1f}" for model, seconds in scoped_models if model in RACE_MARTS)
+        print(f"  dbt run (race scope): model seconds {sum(seconds for _, seconds in scoped_models):.1f} "
+              f"over {len(scoped_models)} models; the three marts' own nodes: {mart_seconds} s")
+    else:
+        print("\nThe race: not run (--skip)")
     kinds = [("dbt build", build_kinds)]
     if incremental:
         kinds.append(("incremental", time_by_kind(build_db.parent / "dbt_target")))
