@@ -1,10 +1,10 @@
 """`spendlens report`: one self-contained HTML file with charts of the published marts.
 
 The report reads the published DuckDB file (read-only), aggregates in SQL, and draws each chart
-with plotly. plotly's JavaScript is inlined once in the page head, so the file opens without a
-network. Sections whose mart is not built yet, or is empty, show a short note instead of a chart.
-Every value from data is escaped (see spendlens/report_charts.py). What each chart shows and
-how to read it: docs/report.md.
+with plotly (the CLV model comparison is an HTML table). plotly's JavaScript is inlined once in
+the page head, so the file opens without a network. Sections whose mart is not built yet, or is
+empty, show a short note instead of a chart. Every value from data is escaped (see
+spendlens/report_charts.py). What each chart shows and how to read it: docs/report.md.
 """
 
 from __future__ import annotations
@@ -120,12 +120,15 @@ def _section_html(section: Section) -> str:
 
 
 def _chart_html(chart: Chart) -> str:
+    wide = " wide" if chart.wide else ""
+    if chart.html is not None:  # a table, escaped when it was made
+        return f'<div class="table{wide}" data-table="{chart.key}">{chart.html}</div>'
     if chart.figure is None:
-        return f'<div class="note" data-note="{chart.key}"><p>{html.escape(chart.note or "")}</p></div>'
+        return f'<div class="note{wide}" data-note="{chart.key}"><p>{html.escape(chart.note or "")}</p></div>'
     figure_html = pio.to_html(
         chart.figure, include_plotlyjs=False, full_html=False, div_id=f"chart-{chart.key}",
         config=PLOTLY_CONFIG, default_width="100%", default_height=f"{chart.height}px", validate=True)
-    return f'<div class="chart" data-chart="{chart.key}">{figure_html}</div>'
+    return f'<div class="chart{wide}" data-chart="{chart.key}">{figure_html}</div>'
 
 
 def _nav_html(sections: list[Section]) -> str:
@@ -329,6 +332,31 @@ nav a { color: var(--accent); text-decoration: none; padding: 3px 10px; border: 
 @media (max-width: 900px) { .grid.cols-2, .grid.cols-3 { grid-template-columns: minmax(0, 1fr); }
                             .facts { grid-template-columns: repeat(2, minmax(0, 1fr)); } }
 .chart { min-width: 0; }
+.wide { grid-column: 1 / -1; }
+.table { min-width: 0; }
+.table h3 { margin: 4px 0 8px; }
+.table-scroll { overflow-x: auto; }
+table.metrics { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-numeric: tabular-nums; }
+table.metrics th, table.metrics td { padding: 5px 8px; border-bottom: 1px solid var(--line); text-align: left;
+                                     vertical-align: top; }
+table.metrics thead th { color: var(--muted); font-weight: 600; font-size: 12px; border-bottom: 2px solid var(--line);
+                         cursor: help; }
+table.metrics .num { text-align: right; white-space: nowrap; }
+table.metrics thead th.num { white-space: normal; min-width: 56px; }
+table.metrics .best { font-weight: 700; }
+table.metrics .na { color: var(--muted); }
+table.metrics .status { color: var(--muted); min-width: 180px; max-width: 300px; font-size: 12px; }
+table.metrics tbody th { font-weight: 600; white-space: nowrap; }
+table.metrics .kind { color: var(--muted); font-size: 11px; font-weight: 400; }
+table.metrics tr.chosen { background: #eff6ff; }
+table.metrics tr.chosen th[scope="row"] { box-shadow: inset 3px 0 0 var(--accent); }
+.badge { display: inline-block; background: var(--accent); color: #fff; border-radius: 999px; font-size: 11px;
+         font-weight: 600; padding: 0 7px; margin-left: 4px; vertical-align: 1px; }
+.table .legend { color: var(--muted); font-size: 12px; margin: 6px 0 0; max-width: 980px; }
+.callout { border: 1px solid #fcd34d; background: #fffbeb; border-radius: 8px; padding: 10px 14px;
+           margin: 8px 0 4px; max-width: 1100px; }
+.callout p { margin: 0 0 6px; } .callout p:last-child { margin-bottom: 0; }
+.callout .fits { color: var(--muted); font-size: 12px; }
 .note { border: 1px dashed #d1d5db; border-radius: 8px; padding: 14px 16px; color: var(--muted);
         background: #fafafa; align-self: start; }
 .note p { margin: 0; }

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import plotly.graph_objects as go
@@ -50,18 +50,22 @@ PALETTE = ["#2563eb", "#f97316", "#10b981", "#a855f7", "#ef4444", "#0ea5e9", "#e
            "#ec4899", "#84cc16"]
 TIER_COLORS = {"high": "#1d4ed8", "medium": "#60a5fa", "low": "#cbd5e1", NONE_LABEL: "#e5e7eb"}
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+T = TypeVar("T")
 
 
 # -- results of a section -----------------------------------------------------------------------
 
 @dataclass
 class Chart:
-    """One chart of a section: a figure, or a note saying why there is none."""
+    """One chart of a section: a figure, a table (already escaped HTML), or a note saying why
+    there is none. A wide chart spans every column of its section's grid."""
 
     key: str
     figure: go.Figure | None = None
     note: str | None = None
     height: int = 420
+    html: str | None = None
+    wide: bool = False
 
 
 @dataclass
@@ -654,17 +658,152 @@ def _add_risk_bands(ctx: Context, fig: go.Figure, top_value: float) -> None:
 
 # -- CLV ------------------------------------------------------------------------------------------
 
+# Display names of the purchase models and naive baselines of clv_backtest and
+# clv_model_comparison, in table and legend order; an unknown model keeps its id.
+CLV_MODEL_NAMES = {
+    "bgnbd": "BG/NBD",
+    "mbgnbd": "MBG/NBD",
+    "pareto_nbd": "Pareto/NBD",
+    "baseline_calibration_rate": "Baseline: calibration rate",
+    "baseline_last_period": "Baseline: last period",
+}
+CLV_MODEL_COLORS = {"bgnbd": "#2563eb", "mbgnbd": "#10b981", "pareto_nbd": "#f97316",
+                    "baseline_calibration_rate": "#64748b", "baseline_last_period": "#a855f7"}
+CLV_BASELINE_DASH = {"baseline_calibration_rate": "dot", "baseline_last_period": "dash"}
+# The calibration chart lists a baseline in the legend only (a click shows it) when its highest
+# value passes this multiple of the highest actual or purchase model value.
+CLV_BASELINE_MAX_SCALE = 1.75
+# customer_value.model_status when every purchase model sits at its no-dropout limit.
+NO_DROPOUT_STATUS_PREFIX = "fitted (no dropout"
+# The columns of the model comparison table: metric of clv_model_comparison, header, how the
+# value is shown, which value is best ('abs': closest to 0, 'min', 'max', None: no best).
+CLV_TABLE_METRICS: list[tuple[str, str, str, str | None]] = [
+    ("holdout_predicted_orders", "Predicted purchase days", "count", None),
+    ("holdout_orders_error_pct", "Total error", "pct", "abs"),
+    ("holdout_spend_error_pct", "Spend error", "pct", "abs"),
+    ("mae_orders", "MAE", "decimal", "min"),
+    ("rmse_orders", "RMSE", "decimal", "min"),
+    ("spearman_orders", "Spearman", "decimal", "max"),
+    ("top_decile_capture", "Top-decile capture", "share", "max"),
+    ("normalized_gini", "Normalized Gini", "decimal", "max"),
+    ("bic", "BIC", "decimal1", "min"),
+]
+# Metrics of the calibration fit's likelihood, which a naive baseline does not have.
+LIKELIHOOD_METRICS = {"log_likelihood", "bic"}
+# The P(alive) map's recency rows: equal steps of days since the last purchase day, the
+# smallest of these steps that gives at most CLV_RECENCY_MAX_ROWS rows.
+CLV_RECENCY_STEPS = (30, 60, 90, 180, 365, 730)
+CLV_RECENCY_MAX_ROWS = 8
+# segment_summary dimensions shown with the interval of predicted revenue, in this order.
+CLV_DIMENSIONS = {"all": "all", "segment": "segment", "predicted_spend_tier": "spend tier", "persona": "persona"}
+CLV_DIMENSION_COLORS = {"all": "#1d4ed8", "segment": "#0ea5e9", "predicted_spend_tier": "#60a5fa",
+                        "persona": "#10b981"}
+
+
 def clv(ctx: Context) -> Section:
     section = Section(
-        "clv", "Customer lifetime value and the model backtest",
-        "Left: customers by predicted CLV over the next horizon (discounted), in ranges of 1-2-5 "
-        "steps (each bar covers 2x or 2.5x the one before), coloured by predicted spend tier. Right: the purchase "
-        "model refitted on the earlier part of the history and checked on the rest: predicted vs "
-        "actual purchase days per customer, by the number of repeat purchase days in the "
-        "calibration period.", columns=2)
+        "clv", "Customer lifetime value: prediction, accuracy and uncertainty",
+        "Top left: customers by predicted CLV (expected spend over the next clv_horizon_days, "
+        "undiscounted) in ranges of 1-2-5 steps (each bar covers 2x or 2.5x the one before), coloured "
+        "by predicted spend tier. Top right: the predicted revenue of all customers and of each "
+        "segment, spend tier and persona over the same horizon, with its 80% interval (the "
+        "parameter uncertainty of the fits, not the randomness of each customer's purchases). The "
+        "table: each purchase model and two naive baselines refitted on the earlier part of the "
+        "history (calibration) and scored on the rest (holdout); the chosen model, which scores "
+        "the customers, is highlighted and the best value of each column is bold. Bottom left: "
+        "mean holdout purchase days per customer by repeat purchase days in the calibration "
+        "period, actual (bars) against each model (lines). Bottom right: mean P(alive) at the "
+        "as-of date by repeat purchase days (frequency) and by days since the last purchase day "
+        "(recency: as-of minus last_order_date, in equal steps); red cells hold customers the "
+        "model believes have probably stopped buying, so a customer's churn risk grows as they "
+        "go down a column.", columns=2)
+    section.html_body = _no_dropout_html(ctx)
     section.charts.append(_chart("clv-distribution", lambda: _clv_figure(ctx), height=440))
-    section.charts.append(_chart("clv-backtest", lambda: _backtest_figure(ctx), height=440))
+    section.charts.append(_chart("clv-revenue-interval", lambda: _revenue_interval_figure(ctx), height=440))
+    section.charts.append(_table("clv-model-comparison", lambda: _comparison_table(ctx)))
+    section.charts.append(_chart("clv-backtest", lambda: _backtest_figure(ctx), height=500))
+    section.charts.append(_chart("clv-p-alive", lambda: _p_alive_figure(ctx), height=500))
     return section
+
+
+def mart_columns(con: duckdb.DuckDBPyConnection, name: str) -> set[str]:
+    """The column names of a mart (empty when it does not exist)."""
+    return {r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [MARTS, name]).fetchall()}
+
+
+def clv_model_name(model: Any) -> str:
+    """A model's display name as plain text (escape it where it is used)."""
+    return CLV_MODEL_NAMES.get(model, NONE_LABEL if model is None else str(model))
+
+
+def _clv_model_order(model: Any) -> tuple[int, str]:
+    names = list(CLV_MODEL_NAMES)
+    return (names.index(model) if model in names else len(names), str(model))
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def _clv_status(ctx: Context) -> str:
+    """The most common model_status of customer_value: why there is no prediction."""
+    try:
+        found = rows(ctx.con, """
+            select model_status, count(*) as customers from marts.customer_value
+            group by model_status order by customers desc, model_status limit 1
+        """)
+    except duckdb.Error:
+        return "customer_value cannot be read"
+    return str(found[0]["model_status"]) if found else "customer_value is empty"
+
+
+def _no_dropout_html(ctx: Context) -> str:
+    """The explanation shown above the CLV charts when every purchase model sits at its
+    no-dropout limit (customer_value.model_status 'fitted (no dropout detected: ...)'), so that
+    a churn risk of 0 for everyone reads as a finding rather than as a blank."""
+    if not mart_exists(ctx.con, "customer_value"):
+        return ""
+    try:
+        found = rows(ctx.con, """
+            select
+                count(*) filter (where starts_with(model_status, ?)) as no_dropout,
+                count(*) filter (where p_alive is not null) as scored
+            from marts.customer_value
+        """, [NO_DROPOUT_STATUS_PREFIX])
+    except duckdb.Error:
+        return ""
+    if not found or not found[0]["no_dropout"]:
+        return ""
+    customers = int(found[0]["no_dropout"])
+    statuses = ""
+    if mart_exists(ctx.con, "clv_model_parameters"):
+        fits = rows(ctx.con, """
+            select model, min(status) as status
+            from marts.clv_model_parameters
+            where model <> 'gamma_gamma'
+            group by model
+        """)
+        fits.sort(key=lambda f: _clv_model_order(f["model"]))
+        statuses = " · ".join(f"{html.escape(clv_model_name(f['model']))}: {html.escape(str(f['status']))}"
+                              for f in fits)
+    text = (
+        f"<p><strong>No dropout detected: churn risk is 0 for all {customers:,} customers.</strong> "
+        "Each purchase model was fitted to the whole history, and each one's likelihood is highest "
+        "at its no-dropout limit, where nobody ever stops buying: BG/NBD reaches it as the NBD "
+        "(its dropout probability goes to 0), and MBG/NBD and Pareto/NBD run to the same limit, "
+        "so they are reported as not converged and never chosen. In plain words, the data show no "
+        "customer leaving: the silences since customers' last purchases are explained by slow "
+        "buyers buying slowly, not by buyers who left. So P(alive) is 1 and churn risk 0 for "
+        "everyone (the P(alive) map is 1 in every cell and segment_summary's expected returning "
+        "customers equal the customer count), and predicted purchases follow each customer's own "
+        "rate. This is what the data say, not a failed fit. To find customers who are overdue, "
+        "use the risk score (days since the last order / the usual gap between orders) in the "
+        "classification and risk sections.</p>")
+    if statuses:
+        text += f'<p class="fits">Fits on the history up to as-of: {statuses}</p>'
+    return f'<div class="callout" data-callout="clv-no-dropout">{text}</div>'
 
 
 def _clv_figure(ctx: Context) -> go.Figure:
@@ -699,12 +838,7 @@ def _clv_figure(ctx: Context) -> go.Figure:
         order by bucket, tier
     """, [NONE_LABEL])
     if not buckets:
-        status = rows(ctx.con, """
-            select model_status, count(*) as customers from marts.customer_value
-            group by model_status order by customers desc, model_status limit 1
-        """)
-        reason = status[0]["model_status"] if status else "customer_value is empty"
-        raise NoData(f"No predicted CLV in this build ({reason}).")
+        raise NoData(f"No predicted CLV in this build ({_clv_status(ctx)}).")
     found = sorted({int(b["bucket"]) for b in buckets})
     positive = [k for k in found if k >= 0]
     keys = ([-1] if -1 in found else []) + (list(range(positive[0], positive[-1] + 1)) if positive else [])
@@ -737,39 +871,319 @@ def _clv_edge(bucket: int) -> str:
     return format_amount(value).replace(".00", "")
 
 
+# -- CLV: predicted revenue and its interval
+
+def _revenue_interval_figure(ctx: Context) -> go.Figure:
+    require(ctx.con, "segment_summary")
+    if not {"predicted_revenue_low", "predicted_revenue_high"} <= mart_columns(ctx.con, "segment_summary"):
+        raise NoData("segment_summary in this build has no interval of predicted revenue "
+                      "(predicted_revenue_low, predicted_revenue_high): run `spendlens build` with this version.")
+    found = rows(ctx.con, """
+        select dimension, dimension_value, customers, scored_customers,
+            predicted_revenue_next_horizon as predicted, predicted_revenue_low as low,
+            predicted_revenue_high as high, horizon_days
+        from marts.segment_summary
+        where predicted_revenue_next_horizon is not null
+    """)
+    if not found:
+        raise NoData(f"No predicted revenue in this build ({_clv_status(ctx)}).")
+    dimensions = [d for d in CLV_DIMENSIONS if any(r["dimension"] == d for r in found)]
+    dimensions += sorted({r["dimension"] for r in found} - set(dimensions), key=str)
+    tier_order = ["high", "medium", "low"]
+    shown: list[dict[str, Any]] = []
+    for dimension in dimensions:
+        group = [r for r in found if r["dimension"] == dimension]
+        if dimension != "all" and len(group) < 2:
+            continue  # one value (e.g. everybody '(no segment)') repeats the 'all' row
+        if dimension == "predicted_spend_tier":
+            group.sort(key=lambda r: (tier_order.index(r["dimension_value"]) if r["dimension_value"] in tier_order
+                                      else len(tier_order), str(r["dimension_value"])))
+        elif dimension == "persona":
+            group.sort(key=lambda r: (PERSONA_ORDER.index(r["dimension_value"]) if r["dimension_value"]
+                                      in PERSONA_ORDER else len(PERSONA_ORDER), str(r["dimension_value"])))
+        else:
+            group.sort(key=lambda r: (-r["predicted"], str(r["dimension_value"])))
+        shown.extend(group)
+    names = [_revenue_row_label(r) for r in shown]
+    fig = go.Figure()
+    for dimension in dict.fromkeys(r["dimension"] for r in shown):
+        part = [(n, r) for n, r in zip(names, shown, strict=True) if r["dimension"] == dimension]
+        fig.add_trace(go.Bar(
+            x=[r["predicted"] for _, r in part], y=[n for n, _ in part], orientation="h",
+            name=label(CLV_DIMENSIONS.get(dimension, dimension)), meta=label(dimension),
+            marker_color=CLV_DIMENSION_COLORS.get(dimension, PALETTE[len(fig.data) % len(PALETTE)]),
+            text=[format_amount(r["predicted"]) for _, r in part], textposition="inside",
+            insidetextanchor="start", textfont={"color": "#ffffff", "size": 11},
+            customdata=[[r["low"], r["high"], r["scored_customers"] or 0, format_amount(r["low"], ctx.unit),
+                         format_amount(r["high"], ctx.unit), format_amount(r["predicted"], ctx.unit)]
+                        for _, r in part],
+            hovertemplate="%{y}: predicted %{customdata[5]}<br>80% interval %{customdata[3]} to "
+                          "%{customdata[4]}<br>%{customdata[2]:,} customers scored<extra></extra>"))
+    # the intervals: one segment from low to high per row, with end ticks
+    xs: list[float | None] = []
+    ys: list[str | None] = []
+    for name, r in zip(names, shown, strict=True):
+        xs += [r["low"], r["high"], None]
+        ys += [name, name, None]
+    fig.add_trace(go.Scatter(
+        x=xs, y=ys, mode="lines+markers", name="80% interval", meta="interval",
+        line={"color": TEXT, "width": 2}, marker={"symbol": "line-ns-open", "size": 12, "color": TEXT,
+                                                  "line": {"width": 2}},
+        hoverinfo="skip"))
+    horizon = shown[0].get("horizon_days")
+    days = f"next {int(horizon):,} days" if isinstance(horizon, int | float) else "next horizon"
+    height = max(300, 140 + 26 * len(shown))
+    base_layout(fig, height, bargap=0.3, showlegend=False,
+                title={"text": f"Predicted revenue, {days}, with its 80% interval"
+                               f"<br><span style='font-size:12px;color:{MUTED}'>bar = estimate, whiskers = "
+                               "10th to 90th percentile over parameter draws</span>",
+                       "x": 0.01, "font": {"size": 15}},
+                margin={"l": 8, "r": 24, "t": 72, "b": 48})
+    fig.update_xaxes(title_text=ctx.money("predicted revenue"), rangemode="tozero")
+    fig.update_yaxes(type="category", autorange="reversed", tickfont={"size": 12})
+    return fig
+
+
+def _revenue_row_label(row: dict[str, Any]) -> str:
+    if row["dimension"] == "all":
+        return "<b>all customers</b>"
+    dimension = CLV_DIMENSIONS.get(row["dimension"], str(row["dimension"]))
+    return f"{short_label(row['dimension_value'], 30)} <span style='color:{MUTED}'>· {label(dimension)}</span>"
+
+
+# -- CLV: model comparison table
+
+def _comparison_table(ctx: Context) -> str:
+    """The accuracy of every model and baseline on the backtest as an HTML table (escaped):
+    one row per model, one column per key metric of clv_model_comparison; each value cell
+    carries the mart's value in data-value."""
+    require(ctx.con, "clv_model_comparison")
+    found = rows(ctx.con, """
+        select model, model_kind, metric, metric_label, value, is_chosen, model_status,
+            calibration_end_date, holdout_end_date, holdout_days
+        from marts.clv_model_comparison
+    """)
+    if not found:
+        raise NoData("clv_model_comparison is empty.")
+    models = sorted({r["model"] for r in found}, key=_clv_model_order)
+    values = {(r["model"], r["metric"]): _finite(r["value"]) for r in found}
+    labels = {r["metric"]: r["metric_label"] for r in found}
+    first = {m: next(r for r in found if r["model"] == m) for m in models}
+    chosen = [m for m in models if any(r["is_chosen"] for r in found if r["model"] == m)]
+    if not any(values.get((m, metric)) is not None for m in models for metric, *_ in CLV_TABLE_METRICS):
+        raise NoData(f"No model could be backtested: {first[models[0]]['model_status']}.")
+    best: dict[str, set[str]] = {}
+    for metric, _, _, rule in CLV_TABLE_METRICS:
+        scored = {m: values[(m, metric)] for m in models if values.get((m, metric)) is not None}
+        if rule is None or len(scored) < 2:
+            continue
+        key: Callable[[float], float] = {"abs": abs, "min": lambda v: v, "max": lambda v: -v}[rule]
+        top = min(key(v) for v in scored.values())
+        best[metric] = {m for m, v in scored.items() if abs(key(v) - top) <= 1e-12 * max(1.0, abs(top))}
+    head = "".join(
+        f'<th scope="col" class="num" data-metric="{html.escape(metric)}" '
+        f'title="{html.escape(str(labels.get(metric) or metric), quote=True)}">{html.escape(title)}</th>'
+        for metric, title, _, _ in CLV_TABLE_METRICS)
+    body = []
+    for model in models:
+        row = first[model]
+        is_chosen = model in chosen
+        kind = str(row["model_kind"] or "")
+        badge = ' <span class="badge">chosen</span>' if is_chosen else ""
+        status = str(row["model_status"]) if row["model_status"] is not None else NONE_LABEL
+        shown_status = "naive baseline" if status == "baseline" else status
+        cells = []
+        for metric, _, kind_of_value, _ in CLV_TABLE_METRICS:
+            value = values.get((model, metric))
+            classes = "num best" if model in best.get(metric, set()) else "num"
+            if value is None:
+                text = "—" if metric in LIKELIHOOD_METRICS and kind == "naive baseline" else "n/a"
+                cells.append(f'<td class="{classes} na" data-metric="{html.escape(metric)}">{text}</td>')
+            else:
+                cells.append(f'<td class="{classes}" data-metric="{html.escape(metric)}" '
+                             f'data-value="{value!r}">{_metric_text(value, kind_of_value)}</td>')
+        chosen_class = ' class="chosen"' if is_chosen else ""
+        body.append(
+            f'<tr data-model="{html.escape(str(model), quote=True)}"{chosen_class}>'
+            f'<th scope="row">{html.escape(clv_model_name(model))}{badge}'
+            f'<div class="kind">{html.escape(kind)}</div></th>'
+            f'<td class="status">{html.escape(shown_status)}</td>{"".join(cells)}</tr>')
+    reference = chosen[0] if chosen else models[0]
+    actual_orders = next((values.get((m, "holdout_actual_orders")) for m in [reference, *models]
+                          if values.get((m, "holdout_actual_orders")) is not None), None)
+    actual_spend = next((values.get((m, "holdout_actual_spend")) for m in [reference, *models]
+                         if values.get((m, "holdout_actual_spend")) is not None), None)
+    split = first[reference]
+    caption = "Model comparison on the backtest"
+    if isinstance(split["calibration_end_date"], date) and isinstance(split["holdout_end_date"], date):
+        caption += (f": fitted on the history up to {split['calibration_end_date']:%Y-%m-%d}, scored on the "
+                    f"{split['holdout_days']:,} days to {split['holdout_end_date']:%Y-%m-%d}")
+    if actual_orders is not None:
+        caption += f" ({actual_orders:,.0f} actual purchase days"
+        caption += f", {format_amount(actual_spend, ctx.currency)} actual spend)" if actual_spend is not None else ")"
+    chosen_text = (f"{clv_model_name(chosen[0])} is the chosen model: it scores customer_value "
+                   "(with clv_purchase_model auto, the lowest MAE among the models that converged). "
+                   if chosen else "No model is chosen. ")
+    return (
+        f'<h3>{html.escape(caption)}</h3>'
+        f'<div class="table-scroll"><table class="data metrics">'
+        f'<thead><tr><th scope="col">model</th><th scope="col">status</th>{head}</tr></thead>'
+        f'<tbody>{"".join(body)}</tbody></table></div>'
+        f'<p class="legend">{html.escape(chosen_text)}Bold: the best of the column. Lower is better for '
+        "the total and spend error (predicted vs actual holdout total, %), MAE and RMSE (per customer, "
+        "purchase days) and BIC (calibration fit; purchase models only). Higher is better for Spearman "
+        "(rank correlation of predicted and actual purchase days), top-decile capture (share of holdout "
+        "spend made by the 10% predicted highest) and normalized Gini (1 = perfect ordering by spend, "
+        "0 = random). Hover a column header for its definition.</p>")
+
+
+def _metric_text(value: float, kind: str) -> str:
+    if kind == "count":
+        return f"{value:,.0f}"
+    if kind == "pct":
+        return f"{value:+.1f}%"
+    if kind == "share":
+        return f"{100 * value:.1f}%"
+    if kind == "decimal1":
+        return f"{value:,.1f}"
+    return f"{value:.3f}"
+
+
+# -- CLV: calibration chart (the backtest per model)
+
 def _backtest_figure(ctx: Context) -> go.Figure:
     require(ctx.con, "clv_backtest")
-    buckets = rows(ctx.con, "select * from marts.clv_backtest order by bucket_order, bucket")
+    columns = mart_columns(ctx.con, "clv_backtest")
+    # builds before clv_backtest had one row set per model: one BG/NBD backtest
+    model = "model" if "model" in columns else "'bgnbd'"
+    kind = "model_kind" if "model_kind" in columns else "'purchase model'"
+    chosen = "is_chosen" if "is_chosen" in columns else "true"
+    buckets = rows(ctx.con, f"""
+        select {model} as model, {kind} as model_kind, {chosen} as is_chosen, bucket, bucket_order,
+            customers, actual_orders, predicted_orders, error_pct, actual_orders_per_customer,
+            predicted_orders_per_customer, calibration_end_date, holdout_end_date, model_status
+        from marts.clv_backtest
+        order by bucket_order, bucket
+    """)
     if not buckets:
         raise NoData("clv_backtest is empty.")
-    statuses = {b.get("model_status") for b in buckets}
-    if statuses and not statuses <= {"fitted", None}:
-        status = sorted(s for s in statuses if s and s != "fitted")[0]
-        raise NoData(f"The backtest model was not fitted: {status}.")
-    total = next((b for b in buckets if b["bucket"] == "total"), None)
-    per_bucket = [b for b in buckets if b["bucket"] != "total"]
+    models = sorted({b["model"] for b in buckets}, key=_clv_model_order)
+    by_model = {m: [b for b in buckets if b["model"] == m] for m in models}  # one model's rows at a time
+    drawn = [m for m in models
+             if any(b["predicted_orders_per_customer"] is not None for b in by_model[m] if b["bucket"] != "total")]
+    purchase = [m for m in drawn if by_model[m][0]["model_kind"] != "naive baseline"]
+    if not purchase:
+        status = next((b["model_status"] for b in buckets if b["model_kind"] != "naive baseline"), None)
+        raise NoData(f"No purchase model could be backtested: {status or 'no purchase model in clv_backtest'}.")
+    chosen_models = [m for m in purchase if by_model[m][0]["is_chosen"]]
+    reference = chosen_models[0] if chosen_models else purchase[0]
+    per_bucket = [b for b in by_model[reference] if b["bucket"] != "total"]
     x = [label(b["bucket"]) for b in per_bucket]
-    customers = [b["customers"] for b in per_bucket]
-    fig = go.Figure()
-    for name, column, color in (("actual", "actual_orders_per_customer", "#334155"),
-                                ("predicted", "predicted_orders_per_customer", "#60a5fa")):
-        fig.add_trace(go.Bar(
-            x=x, y=[b[column] for b in per_bucket], name=name, marker_color=color, customdata=customers,
-            hovertemplate=f"%{{x}} repeat days: {name} %{{y:.2f}} per customer "
-                          "(%{customdata:,} customers)<extra></extra>"))
-    subtitle = ""
-    if total:
-        subtitle = (f"<br><span style='font-size:12px;color:{MUTED}'>holdout {total['calibration_end_date']:%Y-%m-%d} "
-                    f"to {total['holdout_end_date']:%Y-%m-%d}: predicted {total['predicted_orders']:,.0f} vs actual "
-                    f"{total['actual_orders']:,} purchase days"
-                    + (f" ({total['error_pct']:+.1f}%)" if total.get("error_pct") is not None else "") + "</span>")
-    base_layout(fig, 440, barmode="group", bargap=0.25,
-                title={"text": "Backtest: purchase days per customer in the holdout" + subtitle, "x": 0.01,
-                       "font": {"size": 15}},
-                legend={"orientation": "h", "y": 1.0, "x": 0, "yanchor": "bottom"},
-                margin={"l": 60, "r": 16, "t": 96, "b": 60})
-    fig.update_xaxes(title_text="repeat purchase days in the calibration period", type="category")
-    fig.update_yaxes(title_text="purchase days per customer")
+    # A baseline far off the scale of the actual and the models would squash them: then it is
+    # listed in the legend only (CLV_BASELINE_MAX_SCALE).
+    scale = max([0.0, *(_finite(b["actual_orders_per_customer"]) or 0.0 for b in per_bucket),
+                 *(_finite(b["predicted_orders_per_customer"]) or 0.0 for m in purchase for b in by_model[m]
+                   if b["bucket"] != "total")])
+    fig = go.Figure(go.Bar(
+        x=x, y=[b["actual_orders_per_customer"] for b in per_bucket], name="actual", meta="actual",
+        marker_color="#cbd5e1", customdata=[b["customers"] for b in per_bucket],
+        hovertemplate="%{x} repeat days: actual %{y:.2f} per customer (%{customdata:,} customers)<extra></extra>"))
+    for m in drawn:
+        found = {label(b["bucket"]): b for b in by_model[m] if b["bucket"] != "total"}
+        is_baseline = by_model[m][0]["model_kind"] == "naive baseline"
+        is_chosen = m in chosen_models
+        name = label(clv_model_name(m)) + (" (chosen)" if is_chosen else "")
+        y = [found[k]["predicted_orders_per_customer"] if k in found else None for k in x]
+        off_scale = is_baseline and max((_finite(v) or 0.0 for v in y), default=0.0) > CLV_BASELINE_MAX_SCALE * scale
+        fig.add_trace(go.Scatter(
+            x=x, y=y, name=name, meta=label(m), mode="lines+markers", visible="legendonly" if off_scale else True,
+            line={"color": CLV_MODEL_COLORS.get(m, PALETTE[len(fig.data) % len(PALETTE)]),
+                  "width": 1.6 if is_baseline else (3.5 if is_chosen else 2.2),
+                  "dash": CLV_BASELINE_DASH.get(m, "dot") if is_baseline else "solid"},
+            marker={"size": 5 if is_baseline else 7},
+            hovertemplate=f"%{{x}} repeat days: {name} %{{y:.2f}} per customer<extra></extra>"))
+    total = next((b for b in by_model[reference] if b["bucket"] == "total"), None)
+    notes: list[str] = []
+    if total and isinstance(total["calibration_end_date"], date) and isinstance(total["holdout_end_date"], date):
+        error = f" ({total['error_pct']:+.1f}%)" if _finite(total.get("error_pct")) is not None else ""
+        notes.append(f"calibration to {total['calibration_end_date']:%Y-%m-%d}, holdout to "
+                     f"{total['holdout_end_date']:%Y-%m-%d}")
+        notes.append(f"{label(clv_model_name(reference))}: {total['predicted_orders']:,.0f} predicted vs "
+                     f"{total['actual_orders']:,} actual purchase days{error}")
+    missing = [m for m in models if m not in drawn]
+    if missing:
+        notes.append("no prediction (see the table): " + ", ".join(label(clv_model_name(m)) for m in missing))
+    subtitle = "".join(f"<br><span style='font-size:12px;color:{MUTED}'>{n}</span>" for n in notes)
+    base_layout(fig, 500, bargap=0.25,
+                title={"text": "Calibration: holdout purchase days per customer" + subtitle, "x": 0.01,
+                       "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 14}, "font": {"size": 15}},
+                legend={"orientation": "h", "yref": "container", "y": 0.01, "yanchor": "bottom", "x": 0,
+                        "font": {"size": 11}},
+                margin={"l": 60, "r": 16, "t": 52 + 19 * len(notes), "b": 130})
+    fig.update_xaxes(title_text="repeat purchase days in the calibration period", type="category",
+                     tickmode="array", tickvals=x,
+                     ticktext=[f"{k}<br><span style='font-size:10px;color:{MUTED}'>{b['customers']:,}</span>"
+                               for k, b in zip(x, per_bucket, strict=True)])
+    fig.update_yaxes(title_text="holdout purchase days per customer", rangemode="tozero")
+    return fig
+
+
+# -- CLV: P(alive) by frequency and recency
+
+def clv_recency_step(max_days: int) -> int:
+    """Days per recency row of the P(alive) map: the smallest of CLV_RECENCY_STEPS giving at
+    most CLV_RECENCY_MAX_ROWS rows for 0..max_days (whole years beyond)."""
+    for step in CLV_RECENCY_STEPS:
+        if max_days // step + 1 <= CLV_RECENCY_MAX_ROWS:
+            return step
+    return 365 * math.ceil((max_days + 1) / (365 * CLV_RECENCY_MAX_ROWS))
+
+
+def _p_alive_figure(ctx: Context) -> go.Figure:
+    require(ctx.con, "customer_value")
+    usable = """p_alive is not null and frequency is not null and t_days is not null
+                and recency_days is not null"""
+    span = rows(ctx.con, f"""
+        select count(*) as customers, max(t_days - recency_days) as max_days,
+            min(p_alive) as low, max(p_alive) as high,
+            count(*) filter (where starts_with(model_status, ?)) as no_dropout
+        from marts.customer_value
+        where {usable}
+    """, [NO_DROPOUT_STATUS_PREFIX])
+    if not span or not span[0]["customers"]:
+        raise NoData(f"No P(alive) in this build ({_clv_status(ctx)}).")
+    facts = span[0]
+    step = clv_recency_step(int(facts["max_days"]))
+    cells = rows(ctx.con, f"""
+        select least(frequency, 7) as frequency_bucket, (t_days - recency_days) // ? as recency_bucket,
+            count(*) as customers, avg(p_alive) as p_alive
+        from marts.customer_value
+        where {usable}
+        group by all
+    """, [step])
+    by_cell = {(int(c["frequency_bucket"]), int(c["recency_bucket"])): c for c in cells}
+    frequencies = list(range(8))
+    recencies = list(range(int(facts["max_days"]) // step + 1))
+    x = [str(f) if f < 7 else "7+" for f in frequencies]
+    y = [f"{r * step:,}–{(r + 1) * step - 1:,}" for r in recencies]
+    z = [[by_cell[(f, r)]["p_alive"] if (f, r) in by_cell else None for f in frequencies] for r in recencies]
+    count = [[by_cell[(f, r)]["customers"] if (f, r) in by_cell else 0 for f in frequencies] for r in recencies]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=x, y=y, customdata=count, colorscale="RdYlGn", zmin=0, zmax=1, xgap=2, ygap=2,
+        text=[[f"{v:.2f}" if v is not None else "" for v in row] for row in z], texttemplate="%{text}",
+        textfont={"size": 11}, colorbar={"title": {"text": "P(alive)"}, "thickness": 12},
+        hovertemplate="%{x} repeat purchase days, last purchase %{y} days before as-of:<br>"
+                      "mean P(alive) %{z:.3f} (%{customdata:,} customers)<extra></extra>"))
+    subtitle = f"days since the last purchase in steps of {step}; churn risk = 1 − P(alive)"
+    if facts["no_dropout"] and facts["low"] == 1 and facts["high"] == 1:
+        subtitle = (f"P(alive) = 1 for all {facts['customers']:,} customers: no dropout detected "
+                    "(see the note above the charts)")
+    base_layout(fig, 500,
+                title={"text": f"Mean P(alive) by frequency and recency<br><span style='font-size:12px;"
+                               f"color:{MUTED}'>{subtitle}</span>", "x": 0.01, "font": {"size": 15}},
+                margin={"l": 60, "r": 16, "t": 72, "b": 60})
+    fig.update_xaxes(title_text="repeat purchase days (frequency)", type="category")
+    fig.update_yaxes(title_text="days since the last purchase (recency)", type="category", autorange="reversed")
     return fig
 
 
@@ -992,8 +1406,25 @@ def _missing_note(mart: str) -> str:
 
 def _chart(key: str, draw: Callable[[], go.Figure], height: int = 420) -> Chart:
     """Draws one chart; a missing or empty mart or a failing query becomes a note."""
+    chart = _guarded(key, draw)
+    if isinstance(chart, Chart):
+        return chart
+    return Chart(key, figure=chart, height=int(chart.layout.height or height))
+
+
+def _table(key: str, draw: Callable[[], str]) -> Chart:
+    """A full-width HTML table (escaped by `draw`); a missing or empty mart becomes a note."""
+    table = _guarded(key, draw)
+    if isinstance(table, Chart):
+        table.wide = True
+        return table
+    return Chart(key, html=table, wide=True)
+
+
+def _guarded(key: str, draw: Callable[[], T]) -> T | Chart:
+    """What `draw` returns, or a Chart holding the note that says why it could not be drawn."""
     try:
-        figure = draw()
+        return draw()
     except MissingMart as exc:
         return Chart(key, note=_missing_note(str(exc)))
     except NoData as exc:
@@ -1001,4 +1432,3 @@ def _chart(key: str, draw: Callable[[], go.Figure], height: int = 420) -> Chart:
     except Exception as exc:  # noqa: BLE001 - one odd mart must not cost the whole report
         first_line = str(exc).splitlines()[0] if str(exc) else ""
         return Chart(key, note=f"This chart could not be drawn from this build: {type(exc).__name__}: {first_line}")
-    return Chart(key, figure=figure, height=int(figure.layout.height or height))

@@ -8,11 +8,14 @@ never become markup; missing or empty marts give notes, and a missing build one 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pandas as pd
 import pytest
 
 from spendlens.errors import SpendlensError
@@ -29,7 +32,8 @@ CHARTS_BY_MART = {
     "customer_spend_profile": ["spend-distributions"],
     "customer_classifications": ["classification-"],
     "customer_classification_history": ["risk-over-time"],
-    "customer_value": ["clv-distribution"],
+    "customer_value": ["clv-distribution", "clv-p-alive"],
+    "segment_summary": ["clv-revenue-interval"],
     "clv_backtest": ["clv-backtest"],
     "customer_product_recommendations": ["recommendations-"],
     "customer_cohorts": ["cohort-retention", "cohort-revenue"],
@@ -87,7 +91,7 @@ def test_report_renders_every_chart_without_console_errors_or_network(generated,
     # Every mart with rows in the build has its charts drawn (not a note).
     marts = _marts(generated[1])
     for mart, prefixes in CHARTS_BY_MART.items():
-        if mart == "customer_value" or mart == "clv_backtest":
+        if mart in {"customer_value", "segment_summary", "clv_backtest"}:
             continue  # the generated set is small: the CLV model may be ineligible (a note then)
         if marts.get(mart):
             for prefix in prefixes:
@@ -219,6 +223,207 @@ def test_cohort_charts_show_the_retention_and_revenue_of_the_mart(generated, ren
             "cumulative_revenue_per_customer"]), rel=1e-9)
 
 
+# -- CLV: models against the baselines, calibration, intervals, P(alive) ---------------------------
+
+# CDNOW: the three purchase models all fitted; Superstore: every model at its no-dropout limit.
+CLV_SETS = ["cdnow", "superstore"]
+CLV_BUCKETS = ["0", "1", "2", "3", "4", "5", "6", "7+"]
+# How the comparison table shows each metric, and which value of a column is best.
+TABLE_TEXT = {
+    "holdout_predicted_orders": lambda v: f"{v:,.0f}",
+    "holdout_orders_error_pct": lambda v: f"{v:+.1f}%",
+    "holdout_spend_error_pct": lambda v: f"{v:+.1f}%",
+    "mae_orders": lambda v: f"{v:.3f}",
+    "rmse_orders": lambda v: f"{v:.3f}",
+    "spearman_orders": lambda v: f"{v:.3f}",
+    "top_decile_capture": lambda v: f"{100 * v:.1f}%",
+    "normalized_gini": lambda v: f"{v:.3f}",
+    "bic": lambda v: f"{v:,.1f}",
+}
+BEST = {"holdout_orders_error_pct": lambda v: abs(v), "holdout_spend_error_pct": lambda v: abs(v),
+        "mae_orders": lambda v: v, "rmse_orders": lambda v: v, "bic": lambda v: v,
+        "spearman_orders": lambda v: -v, "top_decile_capture": lambda v: -v, "normalized_gini": lambda v: -v}
+RECENCY_STEPS = (30, 60, 90, 180, 365, 730)
+
+
+@pytest.fixture(scope="module")
+def clv_report(projects, tmp_path_factory):
+    """clv_report(name) -> (report, database) of a data set whose CLV models are fitted."""
+    made: dict[str, tuple[Path, Path]] = {}
+
+    def _make(name: str) -> tuple[Path, Path]:
+        if name not in made:
+            db = projects.db(name)
+            out = tmp_path_factory.mktemp(f"report_{name}") / "spendlens_report.html"
+            write_report(out, db=db)
+            made[name] = (out, db)
+        return made[name]
+
+    return _make
+
+
+def _open_clv(clv_report, browser: Chromium, name: str) -> tuple[Path, Path]:
+    report, db = clv_report(name)
+    check = browser.open(report, CHARTS_RENDERED)
+    assert check.problems == []
+    return report, db
+
+
+def _query(db: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+def _trace_data(browser: Chromium, key: str) -> list[dict[str, Any]]:
+    return browser.evaluate(f"""document.getElementById('chart-{key}').data.map(t => ({{meta: t.meta,
+        type: t.type, name: t.name, x: t.x, y: t.y, z: t.z, customdata: t.customdata,
+        visible: t.visible === undefined ? true : t.visible}}))""")
+
+
+@pytest.mark.parametrize("name", CLV_SETS)
+def test_clv_model_comparison_table_shows_every_model_and_baseline_of_the_mart(name, clv_report, browser):
+    report, db = _open_clv(clv_report, browser, name)
+    drawn = browser.evaluate("[...document.querySelectorAll('#clv [data-chart]')].map(d => d.dataset.chart)")
+    assert drawn == ["clv-distribution", "clv-revenue-interval", "clv-backtest", "clv-p-alive"]
+    assert "could not be drawn" not in report.read_text(encoding="utf-8")
+    mart = _query(db, "select model, metric, value, is_chosen, model_status from marts.clv_model_comparison")
+    shown = browser.evaluate("""[...document.querySelectorAll(
+        '[data-table="clv-model-comparison"] tbody tr')].map(tr => ({model: tr.dataset.model,
+        chosen: tr.classList.contains('chosen'), status: tr.querySelector('td.status').textContent,
+        cells: [...tr.querySelectorAll('td[data-metric]')].map(td => [td.dataset.metric,
+            td.dataset.value === undefined ? null : td.dataset.value, td.textContent,
+            td.classList.contains('best')])}))""")
+    assert [r["model"] for r in shown] == ["bgnbd", "mbgnbd", "pareto_nbd", "baseline_calibration_rate",
+                                           "baseline_last_period"]
+    assert set(mart["model"]) == {r["model"] for r in shown}
+    assert sum(r["chosen"] for r in shown) == 1
+    values = mart.set_index(["model", "metric"])["value"]
+    for row in shown:
+        own = mart[mart["model"] == row["model"]]
+        assert row["chosen"] == bool(own["is_chosen"].iloc[0])
+        status = own["model_status"].iloc[0]
+        assert row["status"] == ("naive baseline" if status == "baseline" else status)
+        assert [c[0] for c in row["cells"]] == list(TABLE_TEXT)
+        for metric, value, text, _ in row["cells"]:
+            expected = values[(row["model"], metric)]
+            if pd.isna(expected):
+                assert value is None and text in {"n/a", "—"}, (row["model"], metric)
+            else:
+                assert float(value) == expected, (row["model"], metric)  # repr: exact
+                assert text == TABLE_TEXT[metric](expected)
+    for metric, key in BEST.items():
+        scored = {m: values[(m, metric)] for m in mart["model"].unique() if not pd.isna(values[(m, metric)])}
+        top = min(key(v) for v in scored.values())
+        best = {m for m, v in scored.items() if math.isclose(key(v), top, rel_tol=1e-12)}
+        marked = {r["model"] for r in shown for c in r["cells"] if c[0] == metric and c[3]}
+        assert marked == (best if len(scored) > 1 else set()), metric
+
+
+@pytest.mark.parametrize("name", CLV_SETS)
+def test_clv_calibration_chart_draws_each_model_from_its_own_backtest_rows(name, clv_report, browser):
+    _, db = _open_clv(clv_report, browser, name)
+    backtest = _query(db, "select * from marts.clv_backtest where bucket <> 'total'")
+    traces = {t["meta"]: t for t in _trace_data(browser, "clv-backtest")}
+    with_predictions = {m for m, rows in backtest.groupby("model")
+                        if rows["predicted_orders_per_customer"].notna().all()}
+    assert set(traces) == {"actual", *with_predictions}
+    if name == "cdnow":
+        assert len(with_predictions) == 5, "three purchase models and two baselines"
+    else:
+        assert with_predictions == {"bgnbd", "baseline_calibration_rate", "baseline_last_period"}
+    for model, rows in backtest.groupby("model"):
+        rows = rows.set_index("bucket").loc[CLV_BUCKETS]
+        # every model is backtested on the same customers: one actual series
+        assert traces["actual"]["x"] == CLV_BUCKETS
+        assert traces["actual"]["y"] == pytest.approx(list(rows["actual_orders_per_customer"]), rel=1e-12)
+        if model in with_predictions:
+            trace = traces[model]
+            assert trace["x"] == CLV_BUCKETS
+            assert trace["y"] == pytest.approx(list(rows["predicted_orders_per_customer"]), rel=1e-12), model
+            assert trace["name"].endswith("(chosen)") == bool(rows["is_chosen"].iloc[0])
+            if rows["model_kind"].iloc[0] == "purchase model":
+                assert trace["visible"] is True
+
+
+@pytest.mark.parametrize("name", CLV_SETS)
+def test_clv_revenue_interval_shows_the_segment_summary_estimates_and_endpoints(name, clv_report, browser):
+    _, db = _open_clv(clv_report, browser, name)
+    summary = _query(db, """select dimension, predicted_revenue_next_horizon as predicted,
+        predicted_revenue_low as low, predicted_revenue_high as high
+        from marts.segment_summary where predicted_revenue_next_horizon is not null""")
+    traces = _trace_data(browser, "clv-revenue-interval")
+    bars = [t for t in traces if t["type"] == "bar"]
+    interval = next(t for t in traces if t["meta"] == "interval")
+    shown: dict[str, list[tuple[float, float, float]]] = {}
+    ends = {}
+    for bar in bars:
+        for x, y, custom in zip(bar["x"], bar["y"], bar["customdata"], strict=True):
+            shown.setdefault(bar["meta"], []).append((x, custom[0], custom[1]))
+            ends[y] = (custom[0], custom[1])
+    # the whiskers run from low to high of the same row
+    for i in range(0, len(interval["x"]), 3):
+        assert interval["y"][i] == interval["y"][i + 1] and interval["x"][i + 2] is None
+        assert (interval["x"][i], interval["x"][i + 1]) == ends[interval["y"][i]]
+    assert len(interval["x"]) == 3 * len(ends)
+    for dimension, rows in summary.groupby("dimension"):
+        if dimension != "all" and len(rows) == 1:
+            assert dimension not in shown  # one value repeats the 'all' row
+            continue
+        expected = sorted(rows[["predicted", "low", "high"]].itertuples(index=False, name=None))
+        flat = [v for row in sorted(shown[dimension]) for v in row]
+        assert flat == pytest.approx([v for row in expected for v in row], rel=1e-12), dimension
+    everyone = summary[summary["dimension"] == "all"].iloc[0]
+    assert everyone["low"] <= everyone["predicted"] <= everyone["high"]
+    if name == "cdnow":
+        assert "segment" not in shown  # CDNOW customers have no segment
+
+
+@pytest.mark.parametrize("name", CLV_SETS)
+def test_clv_p_alive_map_is_the_mean_p_alive_by_frequency_and_recency(name, clv_report, browser):
+    _, db = _open_clv(clv_report, browser, name)
+    customers = _query(db, """select frequency, t_days - recency_days as days, p_alive
+        from marts.customer_value where p_alive is not null""")
+    top = int(customers["days"].max())
+    step = next(s for s in RECENCY_STEPS if top // s + 1 <= 8)
+    customers["f"] = customers["frequency"].clip(upper=7)
+    customers["r"] = customers["days"] // step
+    expected = customers.groupby(["r", "f"])["p_alive"].agg(["mean", "size"])
+    heat = _trace_data(browser, "clv-p-alive")[0]
+    assert heat["x"] == CLV_BUCKETS
+    assert heat["y"] == [f"{r * step:,}–{(r + 1) * step - 1:,}" for r in range(top // step + 1)]
+    for r, (z_row, n_row) in enumerate(zip(heat["z"], heat["customdata"], strict=True)):
+        for f, (z, n) in enumerate(zip(z_row, n_row, strict=True)):
+            if (r, f) in expected.index:
+                assert z == pytest.approx(expected.loc[(r, f), "mean"], rel=1e-9, abs=1e-12)
+                assert n == expected.loc[(r, f), "size"]
+            else:
+                assert z is None and n == 0
+    assert sum(sum(row) for row in heat["customdata"]) == len(customers)
+    if name == "cdnow":  # MBG/NBD or Pareto/NBD: one-time buyers can be gone, P(alive) < 1
+        assert customers.loc[customers["frequency"] == 0, "p_alive"].max() < 1
+
+
+def test_clv_section_explains_why_churn_risk_is_0_when_no_dropout_is_detected(clv_report, browser):
+    _, db = _open_clv(clv_report, browser, "superstore")
+    scored = _query(db, "select model_status, churn_risk from marts.customer_value")
+    assert (scored["model_status"] == "fitted (no dropout detected: churn risk 0)").all()
+    assert (scored["churn_risk"] == 0).all()
+    callout = browser.evaluate("document.querySelector('#clv [data-callout=\"clv-no-dropout\"]').textContent")
+    assert f"No dropout detected: churn risk is 0 for all {len(scored):,} customers." in callout
+    assert "likelihood is highest at its no-dropout limit" in callout
+    fits = _query(db, "select model, min(status) as status from marts.clv_model_parameters "
+                      "where model <> 'gamma_gamma' group by model")
+    assert len(fits) == 3
+    for status in fits["status"]:
+        assert status in callout
+    title = browser.evaluate("document.getElementById('chart-clv-p-alive').layout.title.text")
+    assert f"P(alive) = 1 for all {len(scored):,} customers: no dropout detected" in title
+    subtitle = browser.evaluate("document.getElementById('chart-clv-backtest').layout.title.text")
+    assert "no prediction (see the table): MBG/NBD, Pareto/NBD" in subtitle
+    _open_clv(clv_report, browser, "cdnow")  # models that see dropout: no such note
+    assert browser.evaluate("document.querySelector('[data-callout]') === null")
+
+
 # -- hostile names, missing and empty marts, no build ----------------------------------------------
 
 def _hostile_db(path: Path, empty: bool = False) -> Path:
@@ -263,6 +468,33 @@ def _hostile_db(path: Path, empty: bool = False) -> Path:
                 date '2023-07-01' as window_start, date '2024-06-30' as window_end,
                 (i * 10.0 - 50) as spend_change_pct, (i * 20.0) as share_of_wallet_pct, 1.0 as total_spend
             from range(10) as t(i) {limit}""")
+        con.execute(f"""create table marts.customer_value as
+            select 'c' || i as customer_id, 10.0 * i as predicted_clv, '{h}' as predicted_spend_tier,
+                case when i % 2 = 0 then 'fitted (no dropout detected: churn risk 0)' else '{h}' end
+                    as model_status,
+                1.0 as p_alive, i % 9 as frequency, 10 * i as recency_days, 20 * i + 5 as t_days
+            from range(40) as t(i) {limit}""")
+        con.execute(f"""create table marts.clv_model_parameters as
+            select '{h}' as model, 'r' as parameter, 1.0 as value, '{h}' as status, true as is_chosen {limit}""")
+        con.execute(f"""create table marts.segment_summary as
+            select dimension, dimension_value || i as dimension_value, 10 as customers, 10 as scored_customers,
+                100.0 * (i + 1) as predicted_revenue_next_horizon, 90.0 * (i + 1) as predicted_revenue_low,
+                110.0 * (i + 1) as predicted_revenue_high, 365 as horizon_days
+            from (values ('all', 'all'), ('segment', '{h}'), ('{h}', '{h}')) as d(dimension, dimension_value),
+                range(2) as t(i)
+            where dimension <> 'all' or i = 0 {limit}""")
+        con.execute(f"""create table marts.clv_backtest as
+            select '{h}' as model, 'purchase model' as model_kind, true as is_chosen, bucket, bucket_order,
+                10 as customers, 5 as actual_orders, 4.0 as predicted_orders, -20.0 as error_pct,
+                0.5 as actual_orders_per_customer, 0.4 as predicted_orders_per_customer,
+                date '2024-01-31' as calibration_end_date, date '2024-06-30' as holdout_end_date,
+                '{h}' as model_status
+            from (values ('0', 0), ('{h}', 1), ('total', 8)) as b(bucket, bucket_order) {limit}""")
+        con.execute(f"""create table marts.clv_model_comparison as
+            select '{h}' as model, 'purchase model' as model_kind, metric, '{h}' as metric_label, 1.5 as value,
+                true as is_chosen, '{h}' as model_status, date '2024-01-31' as calibration_end_date,
+                date '2024-06-30' as holdout_end_date, 151 as holdout_days
+            from (values ('mae_orders'), ('bic'), ('holdout_actual_orders')) as t(metric) {limit}""")
         con.execute(f"""create table marts.rfm_persona_movements as
             select date '2023-06-30' as from_date, date '2024-06-30' as to_date, '{h}' as from_persona,
                 'Loyal' as to_persona, 3 as customers, 10.0 as revenue, true as is_to_as_of {limit}""")
@@ -288,9 +520,18 @@ def test_hostile_names_show_as_text_and_never_run(tmp_path, browser):
     assert HOSTILE in browser.evaluate("document.querySelector('#spend-distributions h2').textContent")
     assert HOSTILE in browser.evaluate("document.querySelector('header').textContent")  # the currency
     assert HOSTILE in browser.evaluate("document.getElementById('chart-rfm-grid').textContent")
+    table = browser.evaluate("""(() => { const t = document.querySelector('[data-table="clv-model-comparison"]');
+        return [t.textContent, t.querySelector('tbody tr').dataset.model,
+                t.querySelector('th[data-metric="mae_orders"]').title]; })()""")
+    assert HOSTILE in table[0] and table[1] == HOSTILE and table[2] == HOSTILE
+    assert HOSTILE in browser.evaluate("document.querySelector('[data-callout=\"clv-no-dropout\"]').textContent")
+    assert HOSTILE in browser.evaluate("document.getElementById('chart-clv-backtest').textContent")
+    assert HOSTILE[:29] in browser.evaluate("document.getElementById('chart-clv-revenue-interval').textContent")
+    charts = browser.evaluate("[...document.querySelectorAll('#clv [data-chart]')].map(d => d.dataset.chart)")
+    assert charts == ["clv-distribution", "clv-revenue-interval", "clv-backtest", "clv-p-alive"]
     # Marts that are not in the database give notes.
     notes = browser.evaluate("[...document.querySelectorAll('[data-note]')].map(d => d.dataset.note)")
-    assert {"clv-distribution", "clv-backtest"} <= set(notes)
+    assert {"cohort-retention", "cohort-revenue"} <= set(notes)
 
 
 def test_empty_marts_give_notes_not_errors(tmp_path, browser):
@@ -303,8 +544,10 @@ def test_empty_marts_give_notes_not_errors(tmp_path, browser):
     notes = browser.evaluate("[...document.querySelectorAll('[data-note]')].map(d => d.dataset.note)")
     assert "could not be drawn" not in text
     assert set(notes) == {"kpi-tiles", "persona-shares", "rfm-grid", "persona-movements", "spend-distributions",
-                          "classification-bands", "risk-over-time", "clv-distribution", "clv-backtest",
-                          "cohort-retention", "cohort-revenue", "recommendations", "data-quality"}
+                          "classification-bands", "risk-over-time", "clv-distribution", "clv-revenue-interval",
+                          "clv-model-comparison", "clv-backtest", "clv-p-alive", "cohort-retention",
+                          "cohort-revenue", "recommendations", "data-quality"}
+    assert 'data-callout="' not in text and 'data-table="' not in text
 
 
 def test_report_without_a_build_says_to_run_build(tmp_path):
