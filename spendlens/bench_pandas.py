@@ -6,7 +6,8 @@ bench to compare with the marts (spendlens.bench.compare_with_marts).
 It assumes what `spendlens bench` generates (clean Parquet files, the default vars and seeds;
 see spendlens/bench_polars.py). Ids are read as categoricals and grouped by their integer codes,
 as a pandas user who cares about time and memory would; the definitions are those of
-docs/metrics.md and of the models.
+docs/metrics.md and of the models. The spend profile's window dates are written as timestamps at
+midnight (the bench's check reads them as dates).
 """
 
 from __future__ import annotations
@@ -250,8 +251,8 @@ def spend_profile(lines: pd.DataFrame, raw: Path, as_of: pd.Timestamp) -> pd.Dat
         "item_level": pd.Categorical.from_codes(shares["level"], categories=levels),
         "item_id": pd.Categorical.from_codes(shares["item"], categories=vocabulary),
         "window_name": shares["window_name"].astype("category"),
-        "window_start": shares["window_start"].dt.date,
-        "window_end": shares["window_end"].dt.date,
+        "window_start": shares["window_start"],
+        "window_end": shares["window_end"],
         "has_purchased": shares["has_purchased"].notna(),
         "total_spend": total,
         "avg_spend_per_period": average,
@@ -265,8 +266,8 @@ def spend_profile(lines: pd.DataFrame, raw: Path, as_of: pd.Timestamp) -> pd.Dat
             segment_item > 0)),
         "segment_share_pct": 100.0 * _divide(segment_item, segment_spend),
         "segment": shares["segment"].astype("category"),
-        "prior_window_start": shares["prior_window_start"].dt.date,
-        "prior_window_end": shares["prior_window_end"].dt.date,
+        "prior_window_start": shares["prior_window_start"],
+        "prior_window_end": shares["prior_window_end"],
         "periods": shares["periods"].astype(np.int32),
         "prior_periods": shares["prior_periods"].astype(np.int32),
         "uncosted_spend": shares["uncosted_spend"],
