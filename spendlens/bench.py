@@ -311,7 +311,7 @@ def compare_with_marts(out: Path, db: Path, rel: float = 1e-9) -> str:
                     raise AssertionError(f"{mart}.{column}: {bad:,} of {rows:,} rows differ, e.g. {sample}")
                 slack += strict_bad - bad
             summary.append(f"{mart} {rows:,}")
-    note = f"; {slack:,} doubles equal only after rounding to 6 decimals" if slack else ""
+    note = f"; {slack:,} double{'s' if slack > 1 else ''} equal only after rounding to 6 decimals" if slack else ""
     return f"yes: every column of {', '.join(summary)} rows (doubles to {rel:g} relative{note})"
 
 
@@ -548,7 +548,8 @@ def run_bench(lines: int, customers: int, products: int, workdir: Path, years: i
         print(f"{label}: node seconds summed over dbt threads: {parts}")
     profiles = [("dbt run", slowest_models(run_db.parent / "dbt_target") if run else []),
                 ("dbt build", build_slowest),
-                ("incremental", slowest_models(build_db.parent / "dbt_target") if incremental else [])]
+                ("incremental", slowest_models(build_db.parent / "dbt_target") if incremental else []),
+                ("dbt run (race scope)", slowest_models(scoped_db.parent / "dbt_target") if scoped else [])]
     for label, slowest in profiles:
         if slowest:
             print(f"\nslowest models, {label} (s):")
