@@ -406,6 +406,22 @@ def slowest_models(target: Path, count: int = 8) -> list[tuple[str, float]]:
     return sorted(models, key=lambda item: -item[1])[:count]
 
 
+#: The nodes of the CLV step (issue 20: fits, scores with intervals, and what reads them).
+CLV_NODES = ("int_customers_summarised_for_clv", "int_clv_fit_periods_checked", "int_clv_models_fitted",
+             "int_customers_scored_clv", "int_clv_holdout_predictions", "customer_value",
+             "clv_model_parameters", "clv_backtest", "clv_model_comparison", "segment_summary")
+
+
+def clv_node_times(target: Path) -> list[tuple[str, float]]:
+    """Execution seconds of the CLV nodes in the last dbt command in `target` (CLV_NODES order)."""
+    path = target / "run_results.json"
+    if not path.exists():
+        return []
+    times = {r["unique_id"].split(".")[-1]: float(r.get("execution_time") or 0.0)
+             for r in json.loads(path.read_text())["results"] if r["unique_id"].startswith("model.")}
+    return [(name, times[name]) for name in CLV_NODES if name in times]
+
+
 def time_by_kind(target: Path) -> dict[str, float]:
     """Execution seconds of the last dbt command in `target`, summed per kind of node (model,
     test, unit_test, seed): where a build's time goes (summed over dbt's threads, not wall)."""
@@ -474,6 +490,7 @@ def run_bench(lines: int, customers: int, products: int, workdir: Path, years: i
     results.append(build)
     build_slowest = slowest_models(build_db.parent / "dbt_target")
     build_kinds = time_by_kind(build_db.parent / "dbt_target")
+    build_clv = clv_node_times(build_db.parent / "dbt_target")
 
     incremental: Measure | None = None
     if "incremental" not in skip:
@@ -546,6 +563,10 @@ def run_bench(lines: int, customers: int, products: int, workdir: Path, years: i
     for label, totals in kinds:
         parts = ", ".join(f"{kind}s {seconds:.1f}" for kind, seconds in sorted(totals.items()))
         print(f"{label}: node seconds summed over dbt threads: {parts}")
+    if build_clv:
+        total = sum(seconds for _, seconds in build_clv)
+        print(f"CLV nodes, dbt build ({total:.1f} s): "
+              + ", ".join(f"{name} {seconds:.1f}" for name, seconds in build_clv))
     profiles = [("dbt run", slowest_models(run_db.parent / "dbt_target") if run else []),
                 ("dbt build", build_slowest),
                 ("incremental", slowest_models(build_db.parent / "dbt_target") if incremental else []),

@@ -37,6 +37,11 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
     p.add_argument("--vars", default=None, help="extra dbt vars as YAML, e.g. '{rfm_bins: 4}'")
     p.add_argument("--select", default=None, help="dbt selection (default: everything)")
+    p.add_argument("--target", choices=["duckdb", "spark"], default="duckdb",
+                   help="duckdb (default: build and publish) or spark (three steps on the Spark target, "
+                        "run from the dbt-spark environment; docs/portability.md)")
+    p.add_argument("--dbt-args", default=None,
+                   help="--target spark only: extra arguments for both dbt steps, e.g. '--exclude test_type:unit'")
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
@@ -71,7 +76,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--products", type=int, default=10_000)
     p.add_argument("--workdir", type=Path, default=Path("target/bench"))
     p.add_argument("--skip", default="", metavar="STEPS",
-                   help="comma-separated steps to leave out: run, incremental, pandas (e.g. at 100M lines)")
+                   help="comma-separated steps to leave out: run, incremental, polars, pandas, script, "
+                        "race (e.g. at 100M lines)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -103,6 +109,15 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         convert = importers.import_cdnow if args.dataset == "cdnow" else importers.import_superstore
         convert(args.file, args.out)
+        return 0
+    if args.command == "build" and args.target == "spark":
+        from spendlens.dbt_runner import build_values
+        from spendlens.spark_build import build_spark
+
+        if args.select or args.full_refresh:
+            raise SpendlensError("--select and --full-refresh are for the DuckDB target; on Spark pass dbt "
+                                 "options with --dbt-args")
+        build_spark(build_values(args.data, args.as_of, args.vars), args.dbt_args)
         return 0
     if args.command == "build":
         from spendlens.dbt_runner import build

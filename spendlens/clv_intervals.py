@@ -17,6 +17,7 @@ assumes the chosen model is right). See docs/clv.md.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -92,8 +93,8 @@ def interval(draws: FloatArray) -> tuple[FloatArray, FloatArray]:
     n = draws.shape[0]
     if draws.shape[1] == 0:
         return np.full(n, np.nan), np.full(n, np.nan)
-    with np.errstate(all="ignore"), np.testing.suppress_warnings() as sup:
-        sup.filter(RuntimeWarning)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: NaN, said once here
         low = np.nanpercentile(draws, LOW_PERCENTILE, axis=1)
         high = np.nanpercentile(draws, HIGH_PERCENTILE, axis=1)
     return np.asarray(low, dtype=float), np.asarray(high, dtype=float)

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from collections.abc import Callable, Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import integrate, special
+from scipy import special
 
 from spendlens import clv_model as cm
 
@@ -216,22 +215,38 @@ def _pareto_log_a0(r: float, alpha: float, s: float, beta: float, x: FloatArray,
         out = l1 + np.log(-np.expm1(l2 - l1))
     out = np.where(tx >= T, -np.inf, out)
     bad = ~(np.isfinite(out) | (tx >= T))
-    for i in np.flatnonzero(bad):
-        out[i] = _pareto_log_a0_quad(r, alpha, s, beta, float(x[i]), float(tx[i]), float(T[i]))
+    if np.any(bad):
+        out[bad] = _pareto_log_a0_gauss(r, alpha, s, beta, x[bad], tx[bad], T[bad])
     return out
 
 
-def _pareto_log_a0_quad(r: float, alpha: float, s: float, beta: float, x: float, tx: float,
-                        T: float) -> float:
-    def log_f(y: float) -> float:
-        return -(r + x) * math.log(alpha + y) - (s + 1.0) * math.log(beta + y)
+# Gauss-Legendre nodes and weights on [-1, 1] for the numerical A_0 (8 panels of 24 nodes).
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(24)
+_GL_PANELS = 8
 
-    top = log_f(tx)  # the integrand decreases in y
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", integrate.IntegrationWarning)
-        val, _ = integrate.quad(lambda y: math.exp(log_f(y) - top), tx, T, epsabs=0.0,
-                                epsrel=1e-12, limit=200)
-    return math.log(r + s + x) + top + math.log(val) if val > 0 else -math.inf
+
+def _pareto_log_a0_gauss(r: float, alpha: float, s: float, beta: float, x: FloatArray,
+                         tx: FloatArray, T: FloatArray) -> FloatArray:
+    """ln A_0 by quadrature, for the rows where the closed form over- or underflows: A_0 =
+    (r+s+x) times the integral over y in (t_x, T) of (alpha+y)^-(r+x) (beta+y)^-(s+1), in
+    w = ln(c + y) with c = min(alpha, beta) (the power law becomes an exponential decay), by
+    Gauss-Legendre on 8 equal panels of 24 nodes, all rows at once (vectorised: the optimiser
+    may need it at every step). Accurate to about 1e-12 relative on the tested ranges."""
+    c = min(alpha, beta)
+    lo, hi = np.log(c + tx), np.log(c + T)
+    edges = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, _GL_PANELS + 1)[None, :]
+    half = (edges[:, 1:] - edges[:, :-1]) / 2.0  # rows x panels
+    mid = (edges[:, 1:] + edges[:, :-1]) / 2.0
+    w = mid[:, :, None] + half[:, :, None] * _GL_NODES[None, None, :]  # rows x panels x nodes
+    y = np.exp(w) - c
+    xx = x[:, None, None]
+    with np.errstate(all="ignore"):
+        log_f = -(r + xx) * np.log(alpha + y) - (s + 1.0) * np.log(beta + y) + w
+        log_terms = log_f + np.log(_GL_WEIGHTS)[None, None, :] + np.log(half)[:, :, None]
+        flat = log_terms.reshape(len(x), -1)
+        top = np.max(flat, axis=1)
+        log_integral = top + np.log(np.sum(np.exp(flat - top[:, None]), axis=1))
+    return np.log(r + s + x) + log_integral
 
 
 def _pareto_ll_rows(r: float, alpha: float, s: float, beta: float, x: FloatArray,

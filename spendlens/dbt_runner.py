@@ -51,7 +51,7 @@ def _vars(data: Path | None, as_of: str | None, extra_vars: str | None) -> dict[
             raise SpendlensError(
                 f"--vars must be a YAML mapping such as '{{rfm_bins: 4}}', got {extra_vars!r}"
             )
-        values.update(parsed)
+        values.update(_plain(parsed))
     if data is not None:
         folder = data.resolve()
         if not folder.is_dir():
@@ -77,6 +77,23 @@ def _vars(data: Path | None, as_of: str | None, extra_vars: str | None) -> dict[
             raise SpendlensError(f"--as-of {as_of!r} is not a date: use YYYY-MM-DD") from exc
         values["as_of_date"] = as_of
     return values
+
+
+def _plain(value: Any) -> Any:
+    """YAML values as dbt takes them: an unquoted date (as_of_date: 2024-03-31) becomes its
+    ISO text, inside lists and mappings too."""
+    from datetime import date
+
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def build_values(data: Path | None, as_of: str | None, extra_vars: str | None) -> dict[str, Any]:
+    """The dbt vars of a build: --vars, the input folder (raw_path) and the as-of date."""
+    return _vars(data, as_of, extra_vars)
 
 
 def dbt_target_path() -> Path:

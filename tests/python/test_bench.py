@@ -65,3 +65,15 @@ def test_time_by_kind_sums_models_and_tests(tmp_path: Path) -> None:
         ' {"unique_id": "model.spendlens.b", "execution_time": 3.0}]}')
     assert time_by_kind(tmp_path) == {"model": 4.5, "test": 9.0, "unit_test": 0.5}
     assert time_by_kind(tmp_path / "missing") == {}
+
+
+def test_clv_node_times_lists_the_clv_step_in_order(tmp_path: Path) -> None:
+    from spendlens.bench import clv_node_times
+
+    (tmp_path / "run_results.json").write_text(
+        '{"results": [{"unique_id": "model.spendlens.int_customers_scored_clv", "execution_time": 4.0},'
+        ' {"unique_id": "model.spendlens.customer_rfm", "execution_time": 9.0},'
+        ' {"unique_id": "test.spendlens.int_clv_models_fitted_t", "execution_time": 7.0},'
+        ' {"unique_id": "model.spendlens.int_clv_models_fitted", "execution_time": 2.5}]}')
+    assert clv_node_times(tmp_path) == [("int_clv_models_fitted", 2.5), ("int_customers_scored_clv", 4.0)]
+    assert clv_node_times(tmp_path / "missing") == []

@@ -270,18 +270,13 @@ def test_matches_lifetimes(sample, fits, tmp_path) -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# 4. the choice of the purchase model (int_clv_models_fitted.choose)
+# 4. the choice of the purchase model (spendlens.clv_fitting.choose, behind int_clv_models_fitted)
 
 
 def _fitted_model_module():
-    import importlib.util
+    from spendlens import clv_fitting
 
-    path = REPO / "models" / "intermediate" / "clv" / "int_clv_models_fitted.py"
-    spec = importlib.util.spec_from_file_location("int_clv_models_fitted", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return clv_fitting
 
 
 def test_choice_by_holdout_mae_never_a_non_converged_model() -> None:

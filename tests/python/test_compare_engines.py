@@ -155,3 +155,34 @@ def test_engine_specific_fingerprints_are_not_compared(compare: ModuleType) -> N
     right["partition_fingerprint"] = [7, 8, 9]  # Spark xxhash64
     assert compare.compare_frames("m", left, right, ["customer_id"]).difference_count == 0
     assert compare.compare_frames("m", left, right, ["customer_id"], ignored_columns=()).difference_count == 3
+
+
+def test_clv_columns_compare_at_their_documented_tolerance(compare: ModuleType) -> None:
+    tol = compare.relative_tolerance
+    assert tol("superstore/customer_value", "predicted_clv") == 1e-6
+    assert tol("customer_value", "churn_risk") == 1e-6
+    assert tol("cdnow/customer_value", "predicted_clv_low") == 1e-4
+    assert tol("segment_summary", "predicted_revenue_high") == 1e-4
+    assert tol("clv_model_parameters", "value") == 1e-3
+    assert tol("clv_backtest", "spend_error") == 1e-4
+    assert tol("clv_backtest", "predicted_orders") == 1e-6
+    assert tol("customer_value", "historic_clv") == 1e-6  # named clv: from the same marts
+    assert tol("customer_spend_profile", "total_spend") == 1e-9
+    assert tol("clv_backtest", "actual_orders") == 1e-9
+    left = pd.DataFrame({"model": ["bgnbd"], "predicted_clv": [100.0], "total_spend": [5.0]})
+    near = left.assign(predicted_clv=100.00005)  # 5e-7 relative: inside 1e-6
+    far = left.assign(predicted_clv=100.001)  # 1e-5: outside
+    assert compare.compare_frames("customer_value", left, near, ["model"]).difference_count == 0
+    assert compare.compare_frames("customer_value", left, far, ["model"]).difference_count == 1
+    moved = left.assign(total_spend=5.00001)  # not a CLV column: 1e-9
+    assert compare.compare_frames("customer_value", left, moved, ["model"]).difference_count == 1
+
+
+def test_unconverged_fit_end_points_and_messages_are_not_compared(compare: ModuleType) -> None:
+    left = pd.DataFrame({"model": ["mbgnbd", "bgnbd"], "parameter": ["a", "a"], "value": [1e-7, 0.5],
+                         "std_error": [None, 0.1], "status": ["not converged: flat", "fitted"],
+                         "message": ["|gradient| 1e-9", "ok 1e-10"]})
+    right = left.assign(value=[3e-6, 0.5], message=["|gradient| 2e-9", "ok 3e-10"])
+    assert compare.compare_frames("clv_model_parameters", left, right, ["model", "parameter"]).difference_count == 0
+    moved = left.assign(value=[1e-7, 0.51])  # a converged estimate that moved 2 %
+    assert compare.compare_frames("clv_model_parameters", left, moved, ["model", "parameter"]).difference_count == 1

@@ -3,6 +3,7 @@ exported to Parquet and CSV and read back; bad inputs give one clear message."""
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date, datetime
 from decimal import Decimal
@@ -175,3 +176,13 @@ def test_build_with_bad_vars_says_how_to_write_them(
     with pytest.raises(SpendlensError, match=r"YAML mapping"):
         build(data=tmp_path, extra_vars="[1, 2]")
     assert os.listdir(tmp_path) == []
+
+
+def test_unquoted_dates_in_vars_reach_dbt_as_iso_text(tmp_path: Path) -> None:
+    from spendlens.dbt_runner import build_values
+
+    values = build_values(tmp_path, None, "{clv_calibration_end_date: 1997-09-30, "
+                                          "windows: [{start: 2024-01-01}], rfm_bins: 4}")
+    assert values["clv_calibration_end_date"] == "1997-09-30"
+    assert values["windows"] == [{"start": "2024-01-01"}] and values["rfm_bins"] == 4
+    json.dumps(values)  # what build() hands to dbt

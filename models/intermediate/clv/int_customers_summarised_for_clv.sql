@@ -118,9 +118,11 @@ final as (
         summarised.first_purchase_date,
         summarised.last_purchase_date,
         summarised.frequency,
-        {{ dbt.datediff('summarised.first_purchase_date', 'summarised.last_purchase_date', 'day') }}
-            as recency_days,
-        {{ dbt.datediff('summarised.first_purchase_date', 'summarised.end_date', 'day') }}
+        cast(
+            {{ dbt.datediff('summarised.first_purchase_date', 'summarised.last_purchase_date', 'day') }}
+            as bigint
+        ) as recency_days,
+        cast({{ dbt.datediff('summarised.first_purchase_date', 'summarised.end_date', 'day') }} as bigint)
             as t_days,
         coalesce({{ safe_divide('summarised.repeat_spend_amount', 'summarised.frequency') }}, 0)
             as monetary_value,

@@ -106,7 +106,7 @@ final as (
         ranked.recency_days,
         ranked.t_days,
         ranked.monetary_value,
-        ranked.predicted_clv_rank
+        cast(ranked.predicted_clv_rank as bigint) as predicted_clv_rank
     from ranked
 )
 

@@ -54,9 +54,13 @@ final as (
             when monthly.cost_amount is not null
                 then monthly.spend_amount - monthly.uncosted_spend_amount - monthly.cost_amount
         end as margin_amount,
+        -- costed spend below 1e-9 is float noise of a full return (10 - 10 summed in another
+        -- order is 1.8e-15 on Spark, 0 on DuckDB): no margin then, as for 0
         100.0 * {{ safe_divide(
             '(monthly.spend_amount - monthly.uncosted_spend_amount) - monthly.cost_amount',
-            'case when monthly.cost_amount is not null then monthly.spend_amount - monthly.uncosted_spend_amount end'
+            'case when monthly.cost_amount is not null
+                and abs(monthly.spend_amount - monthly.uncosted_spend_amount) >= 1e-9
+                then monthly.spend_amount - monthly.uncosted_spend_amount end'
         ) }} as margin_pct,
         cast(monthly.uncosted_spend_amount as double) as uncosted_spend_amount
     from monthly
