@@ -55,10 +55,7 @@ def render_sheet(sheet: SheetData, facts: RunFacts) -> str:
                  "Made by rules from the marts; each cites its numbers (docs/report.md, Account sheets)."),
         _section("spend-over-time", "Spend over time by " + _e(facts.settings.item_level),
                  chart("spend-over-time", _spend_note(sheet)),
-                 "Bars: average spend per month of each " + facts.settings.item_level + " over the spans the "
-                 "spend windows cover (their differences). Line: total spend in each month (month-end net "
-                 "spend to date, differenced). Shaded: the " + window_label(facts.settings.change_window)
-                 + " window and the span it is compared with."),
+                 _spend_subtitle(sheet, facts)),
         _section("spend-profile", "Spend profile per item and window", _profile_table(sheet, facts),
                  "Spend, change % against the prior span (per period), margin % and share of wallet "
                  "(100 = typical for the segment) per item and spend window."),
@@ -128,6 +125,17 @@ def _headline_html(sheet: SheetData, facts: RunFacts) -> str:
     ]
     return "".join(f'<div class="tile"><dt>{_e(name)}</dt><dd class="value">{value}</dd>'
                    f'<dd class="sub">{sub}</dd></div>' for name, value, sub in tiles)
+
+
+def _spend_subtitle(sheet: SheetData, facts: RunFacts) -> str:
+    level = facts.settings.item_level
+    if sheet.monthly_spend:
+        bars = (f"Bars: net spend of each {level} in each business month (customer_monthly_spend). ")
+    else:
+        bars = (f"Bars: average spend per month of each {level} over the spans the spend windows cover "
+                "(their differences; this build has no customer_monthly_spend at this level). ")
+    return (bars + "Line: total spend in each month (month-end net spend to date, differenced). Shaded: the "
+            + window_label(facts.settings.change_window) + " window and the span it is compared with.")
 
 
 def _interval_html(v: dict[str, Any]) -> str:
