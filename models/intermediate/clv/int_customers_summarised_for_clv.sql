@@ -119,11 +119,13 @@ final as (
         summarised.last_purchase_date,
         summarised.frequency,
         cast(
-            {{ dbt.datediff('summarised.first_purchase_date', 'summarised.last_purchase_date', 'day') }}
+            {{ dbt.datediff('summarised.first_purchase_date', 'summarised.last_purchase_date', 'day') }} -- noqa: LT05
             as bigint
         ) as recency_days,
-        cast({{ dbt.datediff('summarised.first_purchase_date', 'summarised.end_date', 'day') }} as bigint)
-            as t_days,
+        cast(
+            {{ dbt.datediff('summarised.first_purchase_date', 'summarised.end_date', 'day') }} -- noqa: LT05
+            as bigint
+        ) as t_days,
         coalesce({{ safe_divide('summarised.repeat_spend_amount', 'summarised.frequency') }}, 0)
             as monetary_value,
         summarised.holdout_orders,
