@@ -132,8 +132,9 @@ def test_generated_aggregate_equals_pandas_on_clean_lines(connect, projects: Bui
     totals = _aggregate_totals(con)
     assert totals.loc["product", "lines"] == len(clean)
     assert totals.loc["product", "spend"] == pytest.approx(total, rel=1e-9)
-    monthly = con.execute(
-        "select sum(spend_amount) from intermediate.int_order_lines_aggregated_to_months").fetchone()[0]
+    monthly = con.execute(  # the month roll-up (category level: every line once)
+        "select sum(spend_amount) from marts.customer_monthly_spend where item_level = 'category'"
+    ).fetchall()[0][0]
     assert monthly == pytest.approx(total, rel=1e-9)
 
 
