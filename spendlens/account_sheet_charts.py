@@ -40,6 +40,11 @@ def spend_figure(sheet: SheetData, facts: RunFacts) -> go.Figure | None:
     order = sorted(totals, key=lambda i: (-sum(abs(v) for v in totals[i].values()), i))
     for index, item in enumerate(order):
         _add_piece_bars(fig, found, totals[item], label(item), PALETTE[index % len(PALETTE)])
+    return _finish_spend_figure(fig, monthly, facts)
+
+
+def _finish_spend_figure(fig: go.Figure, monthly: list[dict[str, Any]], facts: RunFacts) -> go.Figure:
+    """The monthly total line (if any), the shaded change window and the layout of both variants."""
     if monthly:
         fig.add_trace(go.Scatter(
             x=[m["start"] + (m["end"] - m["start"]) / 2 for m in monthly], y=[m["spend"] for m in monthly],
@@ -74,21 +79,9 @@ def _monthly_spend_figure(sheet: SheetData, facts: RunFacts) -> go.Figure:
             customdata=[f"{m:%Y-%m-%d} to {months[m]:%Y-%m-%d}" for m in starts],
             hovertemplate=f"{label(item)}<br>%{{customdata}}: %{{y:,.0f}}<extra></extra>"))
     monthly = monthly_spend(sheet.rfm_history)
-    if monthly:
-        first = starts[0] if starts else None
-        monthly = [m for m in monthly if first is None or m["end"] >= first]
-        fig.add_trace(go.Scatter(
-            x=[m["start"] + (m["end"] - m["start"]) / 2 for m in monthly], y=[m["spend"] for m in monthly],
-            mode="lines+markers", name="total per month", line={"color": "#111827", "width": 1.5},
-            marker={"size": 4},
-            customdata=[f"{m['start']:%Y-%m-%d} to {m['end']:%Y-%m-%d}" for m in monthly],
-            hovertemplate="%{customdata}: %{y:,.0f} total<extra></extra>"))
-    _shade_change_window(fig, facts)
-    base_layout(fig, 400, barmode="relative", bargap=0, margin={"l": 60, "r": 16, "t": 36, "b": 40},
-                legend={"orientation": "h", "y": -0.12, "x": 0})
-    fig.update_yaxes(title_text=f"spend per month ({label(facts.currency)})" if facts.currency else "spend per month")
-    fig.update_xaxes(type="date")
-    return fig
+    if starts:
+        monthly = [m for m in monthly if m["end"] >= starts[0]]
+    return _finish_spend_figure(fig, monthly, facts)
 
 
 def _add_piece_bars(fig: go.Figure, found: list[Piece], totals: dict[tuple[str, str], float], name: str,

@@ -53,6 +53,24 @@ def _as_fit(params: Mapping[str, float], model: str) -> cm.FitResult:
     return cm.FitResult(dict(params), float("nan"), 0, True, "", model)
 
 
+def scoring_monetary(spend: Mapping[str, float], frequency: FloatArray,
+                     monetary_value: FloatArray) -> FloatArray:
+    """The mean spend m a customer is scored with: their own (0 and below counted as 0), except
+    that a repeat buyer whose net repeat spend is 0 or below (returns outweigh the repeat
+    purchases) was left out of the Gamma-Gamma fit and gets the population mean v p / (q - 1),
+    which is what the conditional expectation gives for m = that mean (NaN when q <= 1)."""
+    p, q, v = (float(spend[k]) for k in cm.GAMMA_GAMMA_PARAMS)
+    mean = v * p / (q - 1.0) if q > 1.0 else np.nan
+    return np.where((frequency > 0) & (monetary_value <= 0), mean, np.maximum(monetary_value, 0.0))
+
+
+def expected_spend(spend: Mapping[str, float], frequency: FloatArray,
+                   monetary_value: FloatArray) -> FloatArray:
+    """Gamma-Gamma E[spend per purchase day] at :func:`scoring_monetary`."""
+    m = scoring_monetary(spend, frequency, monetary_value)
+    return np.asarray(cm.gamma_gamma_expected_spend(spend, frequency, m), dtype=float)
+
+
 def clv_draws(
     purchase_model: str,
     purchase_draws: list[dict[str, float]],
@@ -78,12 +96,7 @@ def clv_draws(
         fit = _as_fit(purchase_draws[d], purchase_model)
         orders = np.asarray(cm.expected_purchases(fit, horizon, rows[:, 0], rows[:, 1],
                                                   rows[:, 2]), dtype=float)
-        spend = spend_draws[d]
-        p, q, v = (spend[k] for k in cm.GAMMA_GAMMA_PARAMS)
-        mean = v * p / (q - 1.0) if q > 1.0 else np.nan
-        x, m = money[:, 0], money[:, 1]
-        m = np.where((x > 0) & (m <= 0), mean, m)
-        aov = np.asarray(cm.gamma_gamma_expected_spend(spend, x, m), dtype=float)
+        aov = expected_spend(spend_draws[d], money[:, 0], money[:, 1])
         out[:, d] = orders[back] * aov[money_back]
     return out
 

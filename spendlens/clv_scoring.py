@@ -35,6 +35,7 @@ import pyarrow as pa
 from spendlens import clv_intervals as ci
 from spendlens import clv_model as cm
 from spendlens import clv_purchase_models as pm
+from spendlens.clv_fitting import NBD_LIMIT_STATUS
 
 COLUMNS = ["fit_period", "model", "customer_id", "p_alive", "predicted_orders",
            "predicted_aov", "predicted_clv", "predicted_clv_discounted", "predicted_clv_low",
@@ -42,12 +43,10 @@ COLUMNS = ["fit_period", "model", "customer_id", "p_alive", "predicted_orders",
 TEXT = {"fit_period", "model", "customer_id", "model_status"}
 DRAWS_TYPE = pa.list_(pa.float64())
 
-NBD_LIMIT_STATUS = "fitted (no dropout: NBD limit)"  # as in int_clv_models_fitted
 #: model_status of scores from a purchase model at its no-dropout limit (nobody leaves).
 NO_DROPOUT_STATUS = "fitted (no dropout detected: churn risk 0)"
 
-PURCHASE_MODELS = {"bgnbd": cm.BGNBD_PARAMS, "mbgnbd": pm.MBGNBD_PARAMS,
-                   "pareto_nbd": pm.PARETO_NBD_PARAMS}
+PURCHASE_MODELS = pm.PURCHASE_MODELS  # bgnbd, mbgnbd, pareto_nbd with their parameters
 
 
 def _chosen_purchase_model(fits: pd.DataFrame) -> str:
@@ -99,14 +98,8 @@ def score_period(summary: pd.DataFrame, fits: pd.DataFrame, purchase: str, horiz
     nan = np.full(n, np.nan)
     p_alive = cm.p_alive(bg, x, tx, T) if bg else nan
     orders = cm.expected_purchases(bg, horizon, x, tx, T) if bg and horizon > 0 else nan
-    if gg:
-        # Net repeat spend of 0 or below (returns outweigh the repeat purchases): the customer
-        # was left out of the Gamma-Gamma fit and gets the population mean v p / (q - 1), which
-        # is what the conditional expectation gives for m = that mean.
-        assert isinstance(gg, dict)
-        p_gg, q_gg, v_gg = (float(gg[k]) for k in cm.GAMMA_GAMMA_PARAMS)
-        population_mean = v_gg * p_gg / (q_gg - 1.0) if q_gg > 1.0 else np.nan
-        m = np.where((x > 0) & (m <= 0), population_mean, m)
+    if isinstance(gg, dict):  # net repeat spend of 0 or below: the population mean
+        m = ci.scoring_monetary(gg, x, m)
     aov = cm.gamma_gamma_expected_spend(gg, x, m) if gg else nan
     scored = bool(bg and gg and horizon > 0)
     clv = np.asarray(orders) * np.asarray(aov) if scored else nan

@@ -34,22 +34,27 @@ model_predictions as (
     from scores
 ),
 
-calibration_rate as (
+calibration_rates as (
     select
-        'baseline_calibration_rate' as model,  -- noqa: RF04
-        'naive baseline' as model_kind,
         customers_for_clv.customer_id,
         coalesce(
             {{ safe_divide('customers_for_clv.frequency * fit_periods.holdout_days', 'customers_for_clv.t_days') }},
             0
         ) as predicted_orders,
-        coalesce(
-            {{ safe_divide('customers_for_clv.frequency * fit_periods.holdout_days', 'customers_for_clv.t_days') }},
-            0
-        ) * customers_for_clv.calibration_spend / (customers_for_clv.frequency + 1) as predicted_spend,
-        'baseline' as model_status
+        customers_for_clv.calibration_spend / (customers_for_clv.frequency + 1) as spend_per_purchase_day
     from customers_for_clv
     cross join fit_periods
+),
+
+calibration_rate as (
+    select
+        'baseline_calibration_rate' as model,  -- noqa: RF04
+        'naive baseline' as model_kind,
+        calibration_rates.customer_id,
+        calibration_rates.predicted_orders,
+        calibration_rates.predicted_orders * calibration_rates.spend_per_purchase_day as predicted_spend,
+        'baseline' as model_status
+    from calibration_rates
 ),
 
 last_period as (
